@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make book   build the course book into _build/html  (creates .venv, installs, gets the data)
+#   make test   run every test: unit tests, notebooks (nbval), strict book build, browser check
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: venv data book test clean
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+data: venv  ## verify the ISBI 2012 files (ATTNLIB_DATA), or download them into the user cache
+	$(BIN)/python -m attnlib data
+
+book: data
+	$(BIN)/jupyter-book build book
+
+test: data
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build .pytest_cache
