@@ -256,9 +256,10 @@ class ISBIDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
-    def __getitem__(self, item: int):
+    def __getitem__(self, item):
+        epoch, item = item if isinstance(item, tuple) else (self.epoch, item)  # EpochSampler gives both
         idx = self.indices[item % len(self.indices)]
-        rng = np.random.default_rng([self.seed, self.epoch, item])
+        rng = np.random.default_rng([self.seed, epoch, item])
         image, mask = self.images[idx], self.labels[idx]  # (H, W) uint8
         if self.crop is not None:
             (ch, cw), (h, w) = self.crop, image.shape
@@ -272,3 +273,25 @@ class ISBIDataset(torch.utils.data.Dataset):
         image = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32) / 255.0)[None]  # (1, H, W)
         mask = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))  # (H, W)
         return image, mask
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Shuffles ``range(n)`` by ``(seed, epoch)`` and yields ``(epoch, index)`` pairs.
+
+    Passing the epoch with each index keeps items reproducible in persistent DataLoader
+    workers (whose dataset copies never see :meth:`ISBIDataset.set_epoch`) and after a resume.
+    """
+
+    def __init__(self, n: int, seed: int = 0, shuffle: bool = True):
+        self.n, self.seed, self.shuffle, self.epoch = n, int(seed), shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.n, generator=g) if self.shuffle else torch.arange(self.n)
+        return iter([(self.epoch, int(i)) for i in order])

@@ -1,0 +1,20 @@
+"""Exercise checks for the notebooks: ``checks.check_<name>(answer)``.
+
+Each check compares a student's answer with an independent reference on several inputs. It
+prints one line starting with "Correct" when the answer is right and raises
+:class:`CheckFailed` with a hint when it is not. Checks live in one module per notebook
+(``ch01_data.py``, ...); every ``check_*`` function found there is exported here.
+"""
+import importlib
+import pkgutil
+
+from ._core import CheckFailed, correct
+
+__all__ = ["CheckFailed", "correct"]
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name.startswith("ch"):
+        _m = importlib.import_module(f"{__name__}.{_mod.name}")
+        for _name in dir(_m):
+            if _name.startswith("check_"):
+                globals()[_name] = getattr(_m, _name)
+                __all__.append(_name)

@@ -1,0 +1,167 @@
+"""One training configuration, three profiles.
+
+:class:`Config` is the single source of truth for a run. The training notebook's papermill
+``parameters`` cell mirrors it field for field, and ``python -m attnlib train --set k=v`` sets
+the same names. A *profile* (``paper``, ``laptop``, ``smoke``) overrides some fields in one
+place, :data:`PROFILES`; the precedence is
+
+    Config defaults  <  profile  <  what you set explicitly
+
+and the run records both the profile's changes and the effective config, so nothing is hidden.
+The profile comes from the ``profile`` argument, else ``$ATTNLIB_PROFILE``, else ``paper``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODELS, GATES = ("unet", "unetpp"), ("none", "sse", "additive")
+LOSSES = ("ce", "seed_dice", "soft_dice", "ce_dice")
+AUGMENTATIONS, OPTIMIZERS, AMPS = ("paper", "none", "elastic"), ("adam", "sgd"), ("auto", "bf16", "off")
+
+
+@dataclass
+class Config:
+    """Everything a run depends on. Defaults are the paper's settings (Sec. 4.3 and its code)."""
+
+    model: str = "unet"  # network: unet | unetpp
+    gate: str = "none"  # skip-connection gate: none | sse (the paper's attention) | additive (Oktay et al.)
+    widths: list[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024])  # channels per level
+    deep_supervision: str = "mean"  # UNet++ heads: mean (paper: average the 4 heads' logits) | heads (loss per head)
+    loss: str = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice
+    augmentation: str = "paper"  # paper | none | elastic (U-Net paper)
+    epochs: int = 500  # paper: 500
+    batch_size: int = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
+    optimizer: str = "adam"  # adam (the paper's code) | sgd (the paper's text; momentum 0.9)
+    lr: float = 1e-3  # learning rate, constant (paper: 1e-3)
+    weight_decay: float = 0.0  # L2 weight decay
+    crop: int = 0  # random square crop side for training, multiple of 16; 0 = whole 512x512 slices
+    samples_per_epoch: int = 0  # training items per epoch; 0 = one pass over the training slices
+    seed: int = 0  # seeds weights, shuffling, crops and augmentation
+    split: str = "paper"  # paper (train 0-24, test 25-29) | a fold "0".."4" (validation block of 0-24)
+    eval_interval: int = 1  # evaluate on the held-out slices every N epochs (and at the end)
+    checkpoint_every: int = 10  # write the checkpoint every N epochs (and at the end)
+    resume: bool = True  # continue from out_dir/checkpoint.pt when it exists
+    amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | off
+    channels_last: bool = False  # NHWC memory format (faster convolutions on GPUs)
+    compile: bool = False  # torch.compile the model
+    deterministic: bool = False  # deterministic algorithms (bit-exact resume on CPU)
+    num_workers: int = 0  # DataLoader worker processes
+    device: str = "auto"  # auto (cuda, else mps, else cpu) | cpu | cuda | cuda:1 ...
+    out_dir: str = ""  # run folder (run.json, checkpoint.pt); "" = runs/<model>-<gate>-s<seed>-<config hash>
+
+    def __post_init__(self):
+        check_types(self)
+        choices = {"model": MODELS, "gate": GATES, "loss": LOSSES, "augmentation": AUGMENTATIONS,
+                   "optimizer": OPTIMIZERS, "amp": AMPS, "deep_supervision": ("mean", "heads")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}: choose one of {list(allowed)}.")
+        if self.crop and self.crop % 16:
+            raise ValueError(f"crop={self.crop} is not divisible by 16 (four 2x2 poolings): use e.g. {self.crop // 16 * 16 or 16}.")
+        if self.split != "paper":
+            from attnlib.data import get_split
+
+            get_split(self.split)  # raises for a fold out of range
+        for name in ("epochs", "eval_interval", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1.")
+        if len(self.widths) != 5:
+            raise ValueError(f"widths={self.widths}: give 5 channel counts, one per level, e.g. [16, 32, 64, 128, 256].")
+
+    @property
+    def effective_batch_size(self) -> int:
+        return self.batch_size or (4 if self.model == "unet" else 1)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def run_dir(self) -> Path:
+        """``out_dir``, or a folder named after the settings that change results (resume-safe)."""
+        if self.out_dir:
+            return Path(self.out_dir)
+        keep = {k: v for k, v in self.to_dict().items() if k not in RESUMABLE}
+        digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:8]
+        return Path("runs") / f"{self.model}-{self.gate}-s{self.seed}-{digest}"
+
+
+# Fields that may change between an interrupted run and its resume (they do not change results).
+RESUMABLE = frozenset({"epochs", "resume", "out_dir", "eval_interval", "checkpoint_every", "num_workers", "device"})
+
+
+def check_types(cfg: Config) -> None:
+    """Type-check every field; papermill and the CLI deliver whatever the user typed."""
+    hints = typing.get_type_hints(Config)
+    for f in dataclasses.fields(cfg):
+        value, hint = getattr(cfg, f.name), hints[f.name]
+        if f.name == "split" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a fold number may come as an int
+            setattr(cfg, f.name, value)
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            setattr(cfg, f.name, float(value))
+            continue
+        if typing.get_origin(hint) is list:
+            if isinstance(value, tuple):
+                value = list(value)
+                setattr(cfg, f.name, value)
+            ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        else:
+            ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+        if not ok:
+            want = "a list of ints" if typing.get_origin(hint) is list else hint.__name__
+            raise TypeError(
+                f"parameter {f.name!r} must be {want}, got {type(value).__name__} {value!r}. "
+                f"With papermill use -p {f.name} <value> (typed) or -y for YAML, not a quoted string."
+            )
+
+
+PROFILES: dict[str, dict] = {
+    # The paper (Sec. 4.3 and its code): the defaults. On CUDA the fast path (issue: GPU
+    # throughput) adds bf16, channels_last and worker processes; see profile_overrides().
+    "paper": {},
+    # A laptop CPU, 2 cores, about 10 minutes: narrow widths and random crops; chosen by
+    # measurement (see the training notebook and the closing note of the training issue).
+    "laptop": dict(widths=[16, 32, 64, 128, 256], crop=128, batch_size=8, samples_per_epoch=200,
+                   epochs=25, eval_interval=5, checkpoint_every=5, lr=2e-3),
+    # Seconds, for CI and nbval: tiny widths, tiny crops, two epochs.
+    "smoke": dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8,
+                  epochs=2, eval_interval=1, checkpoint_every=1, deterministic=True),
+}
+
+
+def profile_overrides(profile: str) -> dict:
+    """The fields a profile changes (after resolving the device-dependent ones)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {sorted(PROFILES)} (or set ATTNLIB_PROFILE).")
+    changes = dict(PROFILES[profile])
+    if profile == "paper":
+        import torch
+
+        if torch.cuda.is_available():
+            changes.update(channels_last=True, num_workers=4)
+    return changes
+
+
+def resolve_profile(profile: str | None = None) -> str:
+    return profile or os.environ.get("ATTNLIB_PROFILE") or "paper"
+
+
+def make_config(profile: str | None = None, **params) -> tuple[Config, dict]:
+    """Build the effective Config: defaults < profile < explicit ``params``.
+
+    A parameter equal to its Config default counts as "not set" (so a papermill parameters cell
+    that lists every default leaves the profile in charge). Returns ``(config, profile_changes)``.
+    """
+    profile = resolve_profile(profile)
+    unknown = set(params) - {f.name for f in dataclasses.fields(Config)}
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)}: see attnlib.config.Config for the names.")
+    defaults = Config().to_dict()
+    explicit = {k: v for k, v in params.items() if v != defaults[k] and not (isinstance(v, tuple) and list(v) == defaults[k])}
+    changes = {k: v for k, v in profile_overrides(profile).items() if k not in explicit}
+    return Config(**{**changes, **explicit}), changes

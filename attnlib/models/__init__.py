@@ -1,0 +1,113 @@
+"""Models of the course: UNet, UNet++ and the attention gates for their skips.
+
+Reproduces the networks of Xu, Bai, Wang, "Attention-based Forward Passing for
+Enhancing UNet Segmentation on Microscopy Images" (code: GitHub
+AllenXuuu/CS420-Machine-Learning):
+
+==============  =========================  =====================================
+module          idea                       reference
+==============  =========================  =====================================
+``blocks``      DoubleConv, Down, Up       Ronneberger et al. 2015
+``attention``   sSE gate, additive gate    Roy et al. 2018; Oktay et al. 2018
+``unet``        UNet                       Ronneberger et al. 2015
+``unetpp``      UNet++ (x_i_j nodes)       Zhou et al. 2018
+``describe``    params, shapes, FLOPs      (course tool)
+==============  =========================  =====================================
+
+Parameter counts at the paper's widths, 1 input channel, 2 classes:
+
+==========  ============  ============  ============
+model       gate=None     gate="sse"    gate="additive"
+==========  ============  ============  ============
+UNet        31,042,434    31,043,398    32,438,918
+UNet++      36,171,848    36,174,556    38,574,684
+==========  ============  ============  ============
+
+Typical use::
+
+    from attnlib.models import build_model, describe
+    model = build_model("unetpp", gate="sse")
+    print(describe(model))
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import nn
+
+from .attention import GATE_CHOICES, AdditiveGate, NoGate, SSEGate, make_gate
+from .blocks import DoubleConv, Down, Up
+from .describe import BlockRow, ModelSummary, describe, format_describe
+from .unet import UNet
+from .unetpp import DEEP_SUPERVISION_CHOICES, UNetPlusPlus
+
+PAPER_WIDTHS = (64, 128, 256, 512, 1024)
+MODEL_CHOICES = ("unet", "unetpp")
+
+__all__ = [
+    "PAPER_WIDTHS",
+    "MODEL_CHOICES",
+    "GATE_CHOICES",
+    "DEEP_SUPERVISION_CHOICES",
+    "build_model",
+    "UNet",
+    "UNetPlusPlus",
+    "SSEGate",
+    "AdditiveGate",
+    "NoGate",
+    "make_gate",
+    "DoubleConv",
+    "Down",
+    "Up",
+    "describe",
+    "format_describe",
+    "ModelSummary",
+    "BlockRow",
+]
+
+
+def build_model(
+    model: str,
+    gate: str | None = None,
+    widths: Sequence[int] = PAPER_WIDTHS,
+    in_channels: int = 1,
+    num_classes: int = 2,
+    deep_supervision: str = "mean",
+) -> nn.Module:
+    """Build one of the paper's networks by name.
+
+    Args:
+        model: ``"unet"`` or ``"unetpp"`` (case-insensitive).
+        gate: ``None`` (or ``"none"``), ``"sse"`` (the paper's attention forward
+            passing) or ``"additive"`` (Oktay et al. 2018).
+        widths: channels per level; the paper uses ``PAPER_WIDTHS``.
+        in_channels: input channels (1 for grayscale EM images).
+        num_classes: output channels (2: membrane / cell interior).
+        deep_supervision: UNet++ output mode, ``"mean"`` or ``"heads"``; checked
+            but ignored for ``"unet"``, which has a single head.
+
+    Returns:
+        the model, in training mode, with PyTorch's default initialisation (as in
+        the paper's code).
+
+    Raises:
+        ValueError: unknown model, gate or deep_supervision value.
+    """
+    name = str(model).lower()
+    if name not in MODEL_CHOICES:
+        raise ValueError(f"unknown model {model!r}; choose one of {MODEL_CHOICES}")
+    if gate not in GATE_CHOICES and gate != "none":
+        raise ValueError(f"unknown gate {gate!r}; choose one of {GATE_CHOICES}")
+    if deep_supervision not in DEEP_SUPERVISION_CHOICES:
+        raise ValueError(
+            f"unknown deep_supervision {deep_supervision!r}; choose one of {DEEP_SUPERVISION_CHOICES}"
+        )
+    if name == "unet":
+        return UNet(in_channels=in_channels, num_classes=num_classes, widths=widths, gate=gate)
+    return UNetPlusPlus(
+        in_channels=in_channels,
+        num_classes=num_classes,
+        widths=widths,
+        gate=gate,
+        deep_supervision=deep_supervision,
+    )

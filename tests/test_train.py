@@ -1,0 +1,106 @@
+"""attnlib.train: a smoke fit on the real data, resume equivalence, predict and TTA."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from attnlib.config import make_config
+from attnlib.train import fit, load_run, predict, summarize
+
+TINY = dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8, eval_interval=1, deterministic=True)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    config, changes = make_config("smoke", epochs=2, out_dir=str(tmp_path_factory.mktemp("run")))
+    return fit(config, profile="smoke", profile_changes=changes)
+
+
+def test_smoke_fit_writes_its_json(smoke_run):
+    rec = json.loads(smoke_run.path.read_text())
+    assert rec["complete"] and rec["profile"] == "smoke" and rec["profile_changes"]["crop"] == 64
+    assert rec["config"]["widths"] == [4, 8, 16, 32, 64]
+    assert rec["history"]["epoch"] == [1, 2] and all(np.isfinite(rec["history"]["loss"]))
+    assert [e["epoch"] for e in rec["evals"]] == [1, 2]
+    assert set(rec["evals"][-1]["test"]) >= {"pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo"}
+    assert "test slices" in rec["summary"]["paper_protocol"]["rule"]
+    assert rec["summary"]["honest"]["epoch"] == 2  # no validation fold: the last evaluation
+    env = rec["environment"]
+    assert env["torch"] == torch.__version__ and env["train_images_per_s"] > 0 and env["wall_seconds"] > 0
+    assert (smoke_run.path.parent / "checkpoint.pt").exists()
+    assert not list(smoke_run.path.parent.glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_load_run_restores_the_model(smoke_run):
+    rec, model = load_run(smoke_run.path.parent)
+    x = torch.rand(1, 1, 64, 64)
+    smoke_run.model.eval()
+    assert torch.allclose(model(x), smoke_run.model(x))
+
+
+def test_resume_gives_the_same_history(tmp_path):
+    full, _ = make_config("smoke", **TINY, epochs=4, out_dir=str(tmp_path / "full"))
+    ref = fit(full).record
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_2(epoch, record):
+        if epoch == 2:
+            raise Interrupt
+
+    part, _ = make_config("smoke", **TINY, epochs=4, out_dir=str(tmp_path / "part"))
+    with pytest.raises(Interrupt):
+        fit(part, callback=stop_after_2)
+    assert not json.loads((tmp_path / "part/run.json").read_text())["complete"]
+    resumed = fit(part).record
+    assert resumed["resumed_from"] == 3
+    assert resumed["history"]["loss"] == ref["history"]["loss"]  # bit-identical on the CPU
+    assert [e["test"] for e in resumed["evals"]] == [e["test"] for e in ref["evals"]]
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    a, _ = make_config("smoke", **TINY, epochs=1, out_dir=str(tmp_path))
+    fit(a)
+    b, _ = make_config("smoke", **TINY, epochs=2, lr=0.01, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"other settings \(\['lr'\]\)"):
+        fit(b)
+
+
+def test_fold_split_gives_an_honest_choice(tmp_path):
+    c, _ = make_config("smoke", **TINY, epochs=2, split="4", out_dir=str(tmp_path))
+    rec = fit(c).record
+    assert rec["split"]["val"] == [20, 21, 22, 23, 24] and "val" in rec["evals"][0]
+    assert "validation" in rec["summary"]["honest"]["rule"]
+
+
+def test_summarize_protocols():
+    evals = [{"epoch": e, "test": {"mean_iou": m}} for e, m in [(1, 0.5), (2, 0.9), (3, 0.7)]]
+    s = summarize(evals, has_val=False)
+    assert s["paper_protocol"]["epoch"] == 2 and s["honest"]["epoch"] == 3
+
+
+class _Asymmetric(torch.nn.Module):
+    """Logits that depend on position, so a wrong inverse transform would show."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x):  # (B, 1, H, W) -> (B, 2, H, W)
+        return torch.cat([torch.zeros_like(x), self.w * (x - 0.5) * 8], 1)
+
+
+def test_predict_and_tta_invert_their_transforms():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (3, 32, 32), dtype=np.uint8)
+    p = predict(_Asymmetric(), images)
+    assert p.shape == (3, 32, 32) and p.dtype == np.float32
+    assert np.allclose(p, 1 / (1 + np.exp(-(images / 255 - 0.5) * 8)), atol=1e-5)
+    assert np.allclose(predict(_Asymmetric(), images, tta=True), p, atol=1e-5)  # a pointwise model is TTA-invariant
+
+
+def test_predict_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="images must be"):
+        predict(_Asymmetric(), np.zeros((2, 3, 32, 32), np.float32))
