@@ -1,4 +1,4 @@
-"""The training engine: fit(), predict(), atomic checkpoints and resume.
+"""The training engine: fit() with evaluation, atomic checkpoints and resume.
 
 One loop serves a student's notebook, a laptop run and the instructor's GPU batch::
 
@@ -14,39 +14,19 @@ flatters) and an honest one that never looks at the test slices to choose.
 """
 from __future__ import annotations
 
-import json
+import math
 import os
 import platform
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from attnlib.checkpoints import CHECKPOINT, RECORD, save_atomic, write_json_atomic
+from attnlib.checkpoints import export_weights, load_run  # noqa: F401  (re-exported for notebooks)
 from attnlib.config import RESUMABLE, Config
-
-CHECKPOINT, RECORD, WEIGHTS = "checkpoint.pt", "run.json", "model.pt"
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto``: CUDA if present, else Apple's MPS, else the CPU."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def autocast(device: torch.device, amp: str):
-    """bf16 autocast on CUDA for ``amp="auto"``; off on the CPU unless asked for."""
-    if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
+from attnlib.inference import autocast, predict, resolve_device  # noqa: F401  (predict re-exported)
 
 def progress_enabled() -> bool:
     """Progress bars on a terminal or in Jupyter, never in CI or when ATTNLIB_QUIET is set."""
@@ -57,70 +37,17 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
-# --- prediction ---------------------------------------------------------------------------
-
-def _logits(model, x):
-    out = model(x)
-    return torch.stack(out).mean(0) if isinstance(out, (list, tuple)) else out  # UNet++ heads -> mean
-
-
-@torch.no_grad()
-def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "auto") -> np.ndarray:
-    """Cell probabilities for whole slices.
-
-    Args:
-        model: a network returning logits ``(B, 2, H, W)`` (or a list of them).
-        images: uint8 ``(N, H, W)`` (0-255) or float ``(N, 1, H, W)`` in [0, 1].
-        tta: average the probabilities over the 8 flips and 90-degree rotations.
-        batch_size: slices per forward pass.
-
-    Returns:
-        float32 ``(N, H, W)``: the softmax probability of class 1 (cell).
-    """
-    x = torch.as_tensor(np.asarray(images))
-    if x.dtype == torch.uint8:
-        x = x.float().div(255.0)[:, None]  # (N, 1, H, W)
-    if x.ndim != 4 or x.shape[1] != 1:
-        raise ValueError(f"images must be (N, H, W) uint8 or (N, 1, H, W) float, got {tuple(x.shape)}.")
-    param = next(model.parameters())
-    was_training = model.training
-    model.eval()
-    views = [(k, f) for k in range(4) for f in (False, True)] if tta else [(0, False)]
-    probs = []
-    for batch in x.split(batch_size):
-        batch = batch.to(param.device)  # (B, 1, H, W)
-        acc = torch.zeros(batch.shape[0], *batch.shape[2:], device=param.device)
-        for k, flip in views:
-            v = torch.rot90(batch, k, (2, 3))
-            v = v.flip(3) if flip else v
-            with autocast(param.device, amp):
-                p = _logits(model, v).float().softmax(1)[:, 1:]  # (B, 1, H, W)
-            p = p.flip(3) if flip else p
-            acc += torch.rot90(p, -k, (2, 3))[:, 0]
-        probs.append((acc / len(views)).cpu())
-    model.train(was_training)
-    return torch.cat(probs).numpy()
-
-
-# --- checkpoints --------------------------------------------------------------------------
-
-def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
-
-
 def environment(device: torch.device) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     return {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
             "device_name": name, "cpu_threads": torch.get_num_threads()}
+
+
+def learning_rate(config: Config, epoch: int) -> float:
+    """The learning rate of an epoch (1-based): constant, or a cosine from ``lr`` to 0."""
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
+    return config.lr
 
 
 # --- summaries ----------------------------------------------------------------------------
@@ -227,7 +154,7 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
     history, evals, start, secs = {"epoch": [], "loss": [], "seconds": []}, [], 1, {"train": 0.0, "eval": 0.0}
-    ckpt, resumed_from = out / CHECKPOINT, None
+    ckpt, resumed_from, notes = out / CHECKPOINT, None, {}
     if config.resume and ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=False)
         changed = {k for k, v in state["config"].items() if k not in RESUMABLE and config.to_dict().get(k) != v}
@@ -238,13 +165,14 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
         opt.load_state_dict(state["optimizer"])
         history, evals, secs = state["history"], state["evals"], state["seconds"]
         start = resumed_from = state["epoch"] + 1
+    prior_wall = secs.get("wall", 0.0)  # wall time of the interrupted part(s), so a resumed run adds up
 
     def record(complete: bool) -> dict:
         n_images = len(history["epoch"]) * len(train_set)
         env = environment(device) | {
-            "wall_seconds": time.perf_counter() - wall0, "train_seconds": secs["train"], "eval_seconds": secs["eval"],
+            "wall_seconds": prior_wall + time.perf_counter() - wall0, "train_seconds": secs["train"], "eval_seconds": secs["eval"],
             "train_images_per_s": n_images / max(secs["train"], 1e-9),
-            "end_to_end_images_per_s": n_images / max(secs["train"] + secs["eval"], 1e-9)}
+            "end_to_end_images_per_s": n_images / max(secs["train"] + secs["eval"], 1e-9), **notes}
         return {"config": config.to_dict(), "profile": profile, "profile_changes": profile_changes or {},
                 "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
                 "history": history, "evals": evals, "summary": summarize(evals, bool(split.val)),
@@ -254,6 +182,8 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
                disable=not progress_enabled(), dynamic_ncols=True)
     for epoch in bar:
         t0 = time.perf_counter()
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(config, epoch)
         sampler.set_epoch(epoch)
         model.train()
         total, seen = torch.zeros((), device=device), 0
@@ -261,7 +191,13 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
             x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 1, H, W)
             y = y.to(device, non_blocking=True)  # (B, H, W)
             with autocast(device, config.amp):
-                logits = step_model(x)  # (B, 2, H, W), or 4 of them for UNet++ "heads"
+                try:
+                    logits = step_model(x)  # (B, 2, H, W), or 4 of them for UNet++ "heads"
+                except Exception as err:  # torch.compile can fail on a platform: fall back to eager
+                    if step_model is model:
+                        raise
+                    notes["compile_error"], step_model = f"{type(err).__name__}: {err}"[:500], model
+                    logits = model(x)
             logits = [o.float() for o in logits] if isinstance(logits, (list, tuple)) else logits.float()
             loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -279,6 +215,7 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
             secs["eval"] += time.perf_counter() - t1
         bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", mIoU=f"{evals[-1]['test']['mean_iou']:.4f}" if evals else "-")
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+            secs["wall"] = prior_wall + time.perf_counter() - wall0
             save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
                          "evals": evals, "seconds": secs, "config": config.to_dict()}, ckpt)
             write_json_atomic(record(complete=epoch == config.epochs), out / RECORD)
@@ -296,29 +233,3 @@ def train(profile: str | None = None, callback=None, **params) -> Run:
 
     config, changes = make_config(profile, **params)
     return fit(config, profile=resolve_profile(profile), profile_changes=changes, callback=callback)
-
-
-def export_weights(out_dir) -> Path:
-    """Write ``model.pt``: the trained weights alone, in half precision (small enough to commit)."""
-    out = Path(out_dir)
-    state = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)["model"]
-    path = out / WEIGHTS
-    save_atomic({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, path)
-    return path
-
-
-def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
-    """Read ``run.json`` and rebuild the trained model (CPU, eval mode) from ``checkpoint.pt``,
-    or from the exported ``model.pt`` when the checkpoint is not there."""
-    out = Path(out_dir)
-    rec = json.loads((out / RECORD).read_text())
-    config = Config(**rec["config"])
-    model, _, _ = _build(config, torch.device("cpu"))
-    if (out / CHECKPOINT).exists():
-        state = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)["model"]
-    elif (out / WEIGHTS).exists():
-        state = {k: v.float() if v.is_floating_point() else v for k, v in torch.load(out / WEIGHTS, map_location="cpu").items()}
-    else:
-        raise FileNotFoundError(f"{out} has neither {CHECKPOINT} nor {WEIGHTS}: train it first (attnlib.train.fit).")
-    model.load_state_dict(state)
-    return rec, model.eval()

@@ -52,7 +52,8 @@ augmentation = "paper"  # paper | none | elastic (U-Net paper)
 epochs = 500  # paper: 500
 batch_size = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
 optimizer = "adam"  # adam (the paper's code) | sgd (the paper's text; momentum 0.9)
-lr = 1e-3  # learning rate, constant (paper: 1e-3)
+lr = 1e-3  # learning rate (paper: 1e-3)
+schedule = "constant"  # learning-rate schedule: constant (paper) | cosine (decays to 0 at the last epoch)
 weight_decay = 0.0  # L2 weight decay
 crop = 0  # random square crop side for training, multiple of 16; 0 = whole 512x512 slices
 samples_per_epoch = 0  # training items per epoch; 0 = one pass over the training slices

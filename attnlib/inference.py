@@ -1,0 +1,72 @@
+"""Inference: pick the device, mixed precision, and predict cell probabilities (with TTA).
+
+    from attnlib.inference import predict
+    probs = predict(model, images[25:30], tta=True)   # (5, 512, 512) float32, P(cell)
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA if present, else Apple's MPS, else the CPU."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast(device: torch.device, amp: str):
+    """bf16 autocast on CUDA for ``amp="auto"``; off on the CPU unless asked for."""
+    if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _logits(model, x):
+    out = model(x)
+    return torch.stack(out).mean(0) if isinstance(out, (list, tuple)) else out  # UNet++ heads -> mean
+
+
+@torch.no_grad()
+def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "auto") -> np.ndarray:
+    """Cell probabilities for whole slices.
+
+    Args:
+        model: a network returning logits ``(B, 2, H, W)`` (or a list of them).
+        images: uint8 ``(N, H, W)`` (0-255) or float ``(N, 1, H, W)`` in [0, 1].
+        tta: average the probabilities over the 8 flips and 90-degree rotations.
+        batch_size: slices per forward pass.
+
+    Returns:
+        float32 ``(N, H, W)``: the softmax probability of class 1 (cell).
+    """
+    x = torch.as_tensor(np.asarray(images))
+    if x.dtype == torch.uint8:
+        x = x.float().div(255.0)[:, None]  # (N, 1, H, W)
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"images must be (N, H, W) uint8 or (N, 1, H, W) float, got {tuple(x.shape)}.")
+    param = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    views = [(k, f) for k in range(4) for f in (False, True)] if tta else [(0, False)]
+    probs = []
+    for batch in x.split(batch_size):
+        batch = batch.to(param.device)  # (B, 1, H, W)
+        acc = torch.zeros(batch.shape[0], *batch.shape[2:], device=param.device)
+        for k, flip in views:
+            v = torch.rot90(batch, k, (2, 3))
+            v = v.flip(3) if flip else v
+            with autocast(param.device, amp):
+                p = _logits(model, v).float().softmax(1)[:, 1:]  # (B, 1, H, W)
+            p = p.flip(3) if flip else p
+            acc += torch.rot90(p, -k, (2, 3))[:, 0]
+        probs.append((acc / len(views)).cpu())
+    model.train(was_training)
+    return torch.cat(probs).numpy()

@@ -1,0 +1,64 @@
+"""The fast path (bf16 autocast, channels_last) follows the fp32 path; the benchmark runs."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attnlib.metrics import evaluate
+from attnlib.models import build_model
+
+
+def _losses(fast: bool, steps: int = 50):
+    torch.manual_seed(0)
+    model = build_model("unet", gate="sse", widths=(4, 8, 16, 32, 64))
+    x, y = torch.rand(2, 1, 16, 16), (torch.rand(2, 16, 16) > 0.3).long()
+    if fast:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    out = []
+    for _ in range(steps):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return np.array(out)
+
+
+def test_bf16_loss_follows_fp32_over_50_steps():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small ops: one thread is faster and immune to a busy machine
+    try:
+        ref, fast = _losses(False), _losses(True)
+    finally:
+        torch.set_num_threads(threads)
+    assert ref[-1] < ref[0] and fast[-1] < fast[0]  # both learn the fixed batch
+    # bf16 keeps 8 bits of mantissa (relative error ~ 0.4%); 50 Adam steps amplify it a little
+    assert np.max(np.abs(fast - ref) / ref) < 0.05, np.max(np.abs(fast - ref) / ref)
+
+
+def test_metrics_identical_on_identical_predictions():
+    rng = np.random.default_rng(0)
+    label = (rng.random((2, 64, 64)) > 0.25).astype(np.uint8)
+    prob = np.clip(label + rng.normal(0, 0.3, label.shape), 0, 1).astype(np.float32)
+    via_bf16 = torch.from_numpy(prob).to(torch.bfloat16).float().numpy()  # what a bf16 eval would hand over
+    assert evaluate(prob, label) == evaluate(prob.copy(), label)
+    assert abs(evaluate(via_bf16, label)["mean_iou"] - evaluate(prob, label)["mean_iou"]) < 0.01
+
+
+@pytest.mark.slow
+def test_throughput_benchmark_runs_on_cpu(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "benchmarks/throughput.py", "--tiny", "--steps", "1", "--warmup", "1", "--max-batch", "4",
+           "--models", "unet", "--gates", "none", "sse", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    rows = json.loads(out.read_text())
+    assert {(r["gate"], r["path"]) for r in rows} == {("none", "paper"), ("none", "ours"), ("sse", "paper"), ("sse", "ours")}
+    for r in rows:
+        assert r["images_per_s"] > 0 and r["tflops"] > 0 and 0 < r["peak_fraction"] and r["device"]
