@@ -6,6 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export NO_ALBUMENTATIONS_UPDATE := 1
+# A copy of the data beside the checkout (as in CI) is used as is; otherwise the user cache.
+SHARED_DATA := $(abspath ../shared/data/isbi2012)
+ifeq ($(ATTNLIB_DATA),)
+  ifneq ($(wildcard $(SHARED_DATA)/SHA256SUMS),)
+    export ATTNLIB_DATA := $(SHARED_DATA)
+  endif
+endif
 
 .PHONY: venv data book test clean
 venv: $(STAMP)

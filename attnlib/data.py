@@ -110,7 +110,14 @@ def fetch_isbi2012(root=None, download: bool | None = None, progress: bool = Fal
 
         fetcher = pooch.create(path=folder, base_url=BASE_URL, registry={k: f"sha256:{reg[k]}" for k in missing})
         for rel in missing:
-            fetcher.fetch(rel, progressbar=progress)
+            try:
+                fetcher.fetch(rel, progressbar=progress)
+            except Exception as err:  # no network, a proxy, a moved file: say what to do
+                raise DataError(
+                    f"Could not download {rel} into {folder} ({type(err).__name__}). Without network access, "
+                    f"copy the ISBI 2012 files (train/image, train/label, test) somewhere and point "
+                    f"ATTNLIB_DATA at that folder."
+                ) from err
     return folder
 
 

@@ -18,8 +18,10 @@ one per head; every loss then returns the mean of the per-head losses.
   V-Net's Dice. Its gradient in a pixel's true-class logit is -p(1 - p)/(B H W),
   at most 1/4 of cross-entropy's largest and vanishing where the model is
   confidently wrong (p -> 0), just where cross-entropy's -(1 - p)/(B H W) is
-  largest. This fits the paper's ablation (Sec. 4.5): "the scale of Dice loss is
-  much smaller" and training stalls.
+  largest. The paper (Sec. 4.5) blames "the scale of Dice loss", but a constant
+  scale cancels under Adam, which its code uses; what differs is the per-pixel
+  weighting: it gives up on confidently wrong pixels and does not reweight the
+  rarer membrane class (notebook 05).
 * ``soft_dice`` - V-Net's soft Dice (Milletari et al. 2016), paper Eq. 5, per
   class and averaged over the classes, with additive smoothing.
 * ``ce_dice`` - ``cross_entropy + dice_weight * (soft or seed) Dice``.

@@ -113,7 +113,8 @@ def vinfo_from_confusion(cm, alpha: float = 0.5, eps: float = EPS) -> np.ndarray
 
     h_pred, h_label = -plogp(s, -1), -plogp(t, -1)
     mutual_info = plogp(p, (-2, -1)) + h_pred + h_label
-    return mutual_info / ((1 - alpha) * h_pred + alpha * h_label)
+    # the eps leaves the ratio at about -4e-7 when one side has a single class: clip to the true 0
+    return np.clip(mutual_info / ((1 - alpha) * h_pred + alpha * h_label), 0.0, 1.0)
 
 
 # ---------------------------------------------------- thin wrappers on class maps

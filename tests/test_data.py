@@ -166,3 +166,9 @@ def test_download_fills_only_missing_files(tmp_path, monkeypatch):
         assert D.load_isbi2012_test(cache).shape == (30, 512, 512)
     finally:
         server.shutdown()
+
+
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "BASE_URL", "http://127.0.0.1:9/")  # the discard port: nothing listens
+    with pytest.raises(D.DataError, match=r"Could not download train/image/0\.png.*ATTNLIB_DATA"):
+        D.fetch_isbi2012(tmp_path / "cache", download=True)
