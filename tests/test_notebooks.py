@@ -21,8 +21,8 @@ def test_training_parameters_mirror_config():
     src = _parameters_cell(NOTEBOOKS / "07_training.ipynb")
     values = {}
     for node in ast.parse(src).body:
-        assert isinstance(node, ast.Assign), "the parameters cell holds plain assignments only"
-        values[node.targets[0].id] = ast.literal_eval(node.value)
+        assert isinstance(node, ast.AnnAssign), "the parameters cell holds typed assignments (papermill shows the types)"
+        values[node.target.id] = ast.literal_eval(node.value)
     fields = {f.name: getattr(Config(), f.name) for f in dataclasses.fields(Config)}
     assert values.pop("profile") == ""
     assert values == fields  # same names, same defaults, same order below

@@ -14,6 +14,15 @@
 # - read the training curves, and tell the paper's *best epoch on the test slices* protocol
 #   from an honest one;
 # - reproduce the paper's Figure 5: predictions on the five held-out slices.
+#
+# ```{admonition} The outputs on this page
+# :class: note
+# This page is not re-run when the book is built. Its stored outputs come from executing it
+# with `ATTNLIB_PROFILE=laptop` on a 2-core CPU: the run it shows is the laptop-profile batch
+# run `results/laptop/unet_s0` (same configuration: UNet, no gate, seed 0), whose finished
+# checkpoint `fit` found and resumed, so the times printed are that run's. The GPU runs with the
+# paper's settings (`experiments/paper.yaml`) have not been made yet.
+# ```
 
 # %% [markdown]
 # ## Setup
@@ -28,6 +37,7 @@ import dataclasses
 import json
 
 import numpy as np
+from IPython.display import Markdown, display
 
 from attnlib import data, metrics, plots
 from attnlib.config import Config, make_config, resolve_profile
@@ -42,33 +52,33 @@ from attnlib.train import export_weights, fit, predict
 # default lets the profile decide; a value you change wins over the profile.
 
 # %% tags=["parameters"]
-profile = ""  # paper | laptop | smoke; "" = $ATTNLIB_PROFILE, else paper
-model = "unet"  # network: unet | unetpp
-gate = "none"  # skip-connection gate: none | sse (the paper's attention) | additive (Oktay et al.)
-widths = [64, 128, 256, 512, 1024]  # channels per level
-deep_supervision = "mean"  # UNet++ heads: mean (paper: average the 4 heads' logits) | heads (loss per head)
-loss = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice
-augmentation = "paper"  # paper | none | elastic (U-Net paper)
-epochs = 500  # paper: 500
-batch_size = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
-optimizer = "adam"  # adam (the paper's code) | sgd (the paper's text; momentum 0.9)
-lr = 1e-3  # learning rate (paper: 1e-3)
-schedule = "constant"  # learning-rate schedule: constant (paper) | cosine (decays to 0 at the last epoch)
-weight_decay = 0.0  # L2 weight decay
-crop = 0  # random square crop side for training, multiple of 16; 0 = whole 512x512 slices
-samples_per_epoch = 0  # training items per epoch; 0 = one pass over the training slices
-seed = 0  # seeds weights, shuffling, crops and augmentation
-split = "paper"  # paper (train 0-24, test 25-29) | a fold "0".."4" (validation block of 0-24)
-eval_interval = 1  # evaluate on the held-out slices every N epochs (and at the end)
-checkpoint_every = 10  # write the checkpoint every N epochs (and at the end)
-resume = True  # continue from out_dir/checkpoint.pt when it exists
-amp = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | off
-channels_last = False  # NHWC memory format (faster convolutions on GPUs)
-compile = False  # torch.compile the model
-deterministic = False  # deterministic algorithms (bit-exact resume on CPU)
-num_workers = 0  # DataLoader worker processes
-device = "auto"  # auto (cuda, else mps, else cpu) | cpu | cuda | cuda:1 ...
-out_dir = ""  # run folder (run.json, checkpoint.pt); "" = runs/<model>-<gate>-s<seed>-<config hash>
+profile: str = ""  # paper | laptop | smoke; "" = $ATTNLIB_PROFILE, else paper
+model: str = "unet"  # network: unet | unetpp
+gate: str = "none"  # skip-connection gate: none | sse (the paper's attention) | additive (Oktay et al.)
+widths: list = [64, 128, 256, 512, 1024]  # channels per level
+deep_supervision: str = "mean"  # UNet++ heads: mean (paper: average the 4 heads' logits) | heads (loss per head)
+loss: str = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice
+augmentation: str = "paper"  # paper | none | elastic (U-Net paper)
+epochs: int = 500  # paper: 500
+batch_size: int = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
+optimizer: str = "adam"  # adam (the paper's code) | sgd (the paper's text; momentum 0.9)
+lr: float = 1e-3  # learning rate (paper: 1e-3)
+schedule: str = "constant"  # learning-rate schedule: constant (paper) | cosine (decays to 0 at the last epoch)
+weight_decay: float = 0.0  # L2 weight decay
+crop: int = 0  # random square crop side for training, multiple of 16; 0 = whole 512x512 slices
+samples_per_epoch: int = 0  # training items per epoch; 0 = one pass over the training slices
+seed: int = 0  # seeds weights, shuffling, crops and augmentation
+split: str = "paper"  # paper (train 0-24, test 25-29) | a fold "0".."4" (validation block of 0-24)
+eval_interval: int = 1  # evaluate on the held-out slices every N epochs (and at the end)
+checkpoint_every: int = 10  # write the checkpoint every N epochs (and at the end)
+resume: bool = True  # continue from out_dir/checkpoint.pt when it exists
+amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | off
+channels_last: bool = False  # NHWC memory format (faster convolutions on GPUs)
+compile: bool = False  # torch.compile the model
+deterministic: bool = False  # deterministic algorithms (bit-exact resume on CPU)
+num_workers: int = 0  # DataLoader worker processes
+device: str = "auto"  # auto (cuda, else mps, else cpu) | cpu | cuda | cuda:1 ...
+out_dir: str = ""  # run folder (run.json, checkpoint.pt); "" = runs/<model>-<gate>-s<seed>-<config hash>
 
 # %% [markdown]
 # ## The effective configuration
@@ -81,7 +91,9 @@ params = {f.name: globals()[f.name] for f in dataclasses.fields(Config)}
 config, changes = make_config(profile, **params)
 print(f"profile: {resolve_profile(profile)}")
 print("the profile changed:", json.dumps(changes))
-print("effective config:", json.dumps(config.to_dict(), indent=1))
+print("effective config:")
+for key, value in config.to_dict().items():
+    print(f"  {key:>17} = {value!r}")
 
 # %% [markdown]
 # A wrong value gets an error that names the problem and the fix, before any work is done:
@@ -132,7 +144,7 @@ fig = plots.plot_history(record)
 
 # %%
 rows = {f"{k} (epoch {v['epoch']})": v["test"] for k, v in record["summary"].items()}
-print(metrics.format_table(rows))
+display(Markdown(metrics.format_table(rows)))
 for k, v in record["summary"].items():
     print(f"{k}: {v['rule']}")
 

@@ -25,6 +25,8 @@ metric = "mean_iou"  # the metric for the plot and the claims
 import json
 from pathlib import Path
 
+from IPython.display import Markdown, display
+
 from attnlib import experiments, paper, plots
 from attnlib.metrics import format_table
 
@@ -42,8 +44,9 @@ print(f"{len(records)} run records in {results_dir}, {sum(r['complete'] for r in
 # %%
 for name, rec in records.items():
     c, env = rec["config"], rec["environment"]
+    done = "" if rec["complete"] else "  (incomplete: not used below)"
     print(f"{name:<20} profile={rec['profile']:<7} widths={c['widths']} crop={c['crop']} epochs={c['epochs']} "
-          f"| {env['device_name'] or env['device']}, torch {env['torch']}, {env['wall_seconds'] / 60:.1f} min")
+          f"| {env['device_name'] or env['device']}, torch {env['torch']}, {env['wall_seconds'] / 60:.1f} min{done}")
 
 # %% [markdown]
 # ```{admonition} Which runs are these?
@@ -68,20 +71,30 @@ METRICS4 = paper.METRICS4
 def side_by_side(configs):
     out = {}
     for cfg in configs:
-        out[f"{cfg}: paper (best on test)"] = dict(zip(METRICS4, paper.PAPER_RESULTS[cfg]))
+        if cfg in paper.PAPER_RESULTS:
+            out[f"{cfg}: paper (best on test)"] = dict(zip(METRICS4, paper.PAPER_RESULTS[cfg]))
         for t in table:
             if t["config"] == cfg:
                 out[f"{cfg}: ours, {t['protocol']} (n={t['n_seeds']})"] = {m: t[f"{m}_mean"] for m in METRICS4}
     return out
 
 
-print(format_table(side_by_side(paper.TABLE1)))
+display(Markdown(format_table(side_by_side(paper.TABLE1))))
 
 # %% [markdown]
 # ## Table 2: ablations of UNet + attention
 
 # %%
-print(format_table(side_by_side(paper.TABLE2)))
+display(Markdown(format_table(side_by_side(paper.TABLE2))))
+
+# %% [markdown]
+# ## Beyond the paper: the additive attention gate
+#
+# The paper's gate looks only at the skip feature itself. Oktay et al.'s additive gate also
+# looks at the coarser decoder signal (notebook 4). Where the batch ran it (`unet_additive`):
+
+# %%
+display(Markdown(format_table(side_by_side(["unet", "unet_sse", "unet_additive"]))))
 
 # %% [markdown]
 # ## The challenge's own scores
@@ -91,8 +104,8 @@ print(format_table(side_by_side(paper.TABLE2)))
 # (see notebook 6). On the same runs:
 
 # %%
-print(format_table({f"{t['config']} ({t['protocol']})": {m: t[f"{m}_mean"] for m in ("mean_iou", "isbi_vrand", "isbi_vinfo")}
-                    for t in table}))
+display(Markdown(format_table({f"{t['config']} ({t['protocol']})": {m: t[f"{m}_mean"] for m in ("mean_iou", "isbi_vrand", "isbi_vinfo")}
+                              for t in table})))
 
 # %% [markdown]
 # ## The spread
@@ -123,8 +136,7 @@ for (cfg, seed), v in by_run.items():
 
 # %%
 for protocol in ("paper_protocol", "honest"):
-    print(f"\n{protocol}:\n")
-    print(paper.claims_table(paper.check_claims(rows, protocol, metric)))
+    display(Markdown(f"**{protocol.replace('_', ' ')}**\n\n" + paper.claims_table(paper.check_claims(rows, protocol, metric))))
 
 # %% [markdown]
 # ## Summary
