@@ -139,6 +139,22 @@ for protocol in ("paper_protocol", "honest"):
     display(Markdown(f"**{protocol.replace('_', ' ')}**\n\n" + paper.claims_table(paper.check_claims(rows, protocol, metric))))
 
 # %% [markdown]
+# In plain words, computed from the honest rows above:
+
+# %%
+honest = paper.check_claims(rows, "honest", metric)
+seeds = min(min(c["seeds"]) for c in honest)
+for c in honest:
+    same = "the same sign as" if c["our_diff"] * c["paper_diff"] > 0 else "the opposite sign to"
+    print(f"- {c['claim']}: ours {c['our_diff']:+.4f} mIoU, {same} the paper's {c['paper_diff']:+.4f}; verdict: {c['verdict']}.")
+optimism = [v["paper_protocol"] - v["honest"] for v in by_run.values()]
+print(f"\nChoosing the epoch on the test slices added {min(optimism):+.4f} to {max(optimism):+.4f} mIoU per run here "
+      f"(from {len(records[next(iter(records))]['evals'])} evaluations), as much as the differences the claims rest on.")
+if seeds < 2:
+    print("With one seed per configuration, no claim can be confirmed or refuted: a difference needs its noise "
+          "between seeds next to it. Run more seeds (experiments/*.yaml, seeds: [0, 1, 2]) to test them.")
+
+# %% [markdown]
 # ## Summary
 #
 # - The tables above are rebuilt from the run records listed at the top; nothing is typed in
