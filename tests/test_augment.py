@@ -32,10 +32,15 @@ def test_pipelines_keep_mask_binary_and_aligned(name):
 
 
 @pytest.mark.parametrize("step", list(paper_steps()))
-def test_each_step_moves_mask_with_image(step):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_step_moves_mask_with_image(step, seed):
+    import albumentations as A
+
     img, mask = _image_and_mask(1)
-    out = paper_steps()[step](image=img, mask=mask)
-    assert ((out["image"] > 100) == out["mask"].astype(bool)).mean() > 0.97
+    out = A.Compose([paper_steps()[step]], seed=seed)(image=img, mask=mask)
+    # a long motion blur moves the thresholded rim by a few pixels (>= 0.96 seen over 30 seeds);
+    # a mask that missed a rotation or flip agrees on only about 0.8 of this image
+    assert ((out["image"] > 100) == out["mask"].astype(bool)).mean() > 0.93
 
 
 def test_geometry_really_changes_the_image():
