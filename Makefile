@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make book   build the course book into _build/html  (creates .venv, installs, gets the data)
-#   make test   run every test: unit tests, notebooks (nbval), strict book build, browser check
+#   make test   run every test: lint (ruff), unit tests, notebooks (nbval), strict book build, browser check
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -29,6 +29,7 @@ book: data
 	$(BIN)/jupyter-book build book
 
 test: data
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:

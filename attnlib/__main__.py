@@ -17,16 +17,28 @@ def _data(args) -> int:
     return 0
 
 
-def _parse_value(text: str):
+def _parse_value(key: str, text: str):
+    """A ``--set`` value, typed by the Config field it sets.
+
+    A text field takes the text as it is (YAML would read ``amp=off`` as False); any other
+    field is read as YAML: "5" -> 5, "1e-3" -> 0.001, "[16, 32]" -> a list, "true" -> True."""
+    import typing
+
     import yaml
 
-    return yaml.safe_load(text)  # "5" -> 5, "1e-3" -> 0.001, "[16, 32]" -> list, "true" -> True
+    from attnlib.config import Config
+
+    hints = typing.get_type_hints(Config)
+    if hints.get(key) is str:
+        return text
+    return yaml.safe_load(text)
 
 
 def _train(args) -> int:
     import json
 
-    from attnlib.config import make_config, resolve_profile
+    from attnlib.config import make_config, profile_reason, resolve_profile
+    from attnlib.data import DataError
     from attnlib.train import fit
 
     params = {}
@@ -35,30 +47,58 @@ def _train(args) -> int:
         if not sep:
             print(f"error: --set takes key=value, got {item!r}", file=sys.stderr)
             return 2
-        params[key] = _parse_value(value)
+        params[key] = _parse_value(key, value)
+    if args.out:
+        params["out_dir"] = args.out
     try:
         config, changes = make_config(args.profile, **params)
     except (TypeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    print(profile_reason(args.profile))
     print(f"profile {resolve_profile(args.profile)!r} changed: {changes}")
     print(f"effective config: {json.dumps(config.to_dict())}")
-    run = fit(config, profile=resolve_profile(args.profile), profile_changes=changes)
+    try:
+        run = fit(config, profile=resolve_profile(args.profile), profile_changes=changes)
+    except (DataError, ValueError) as err:  # a missing data folder, a run folder that is another run
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for protocol, s in run.summary.items():
         m = s["test"]
         print(f"{protocol:>15}: epoch {s['epoch']}, mIoU {m['mean_iou']:.4f}, pixel acc {m['pixel_accuracy']:.4f}, "
               f"isbi V_rand {m['isbi_vrand']:.4f}  [{s['rule']}]")
     env = run.record["environment"]
-    print(f"wall {env['wall_seconds']:.1f} s, {env['train_images_per_s']:.1f} train images/s, record: {run.path}")
+    print(f"fast path: {run.record['fast_path']['why']}")
+    print(f"wall {env['wall_seconds']:.1f} s, {env['end_to_end_images_per_s']:.1f} images/s end to end, "
+          f"record: {run.path}")
     return 0
 
 
 def _batch(args) -> int:
-    from attnlib.experiments import run_batch
+    from attnlib.experiments import BatchError, batch_status, format_status, read_grid, run_batch, summarize_results
 
-    result = run_batch(args.grid, args.out, jobs=args.jobs)
-    print(f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed {len(result['failed'])}; "
-          f"summary in {args.out}/summary.md")
+    slurm = {k: getattr(args, k) for k in ("partition", "account", "qos", "constraint", "gpus_per_node", "cpus_per_task",
+                                           "mem_gb", "timeout_min", "array_parallelism")}
+    try:
+        if args.status:
+            print("\n".join(format_status(batch_status(args.grid, args.out))))
+            return 0
+        if args.summarize:
+            table = summarize_results(args.out, read_grid(args.grid))
+            print(f"{len({r['config'] for r in table})} configurations summarized in {args.out}/summary.md and summary.csv")
+            return 0
+        result = run_batch(args.grid, args.out, executor=args.executor, jobs=args.jobs, slurm=slurm, wait=args.wait,
+                           rerun_changed=args.rerun_changed, log=print)
+    except BatchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.executor == "slurm" and not args.wait:
+        print(f"submitted {len(result['submitted'])}, skipped {len(result['skipped'])} complete and "
+              f"{len(result['waiting'])} queued or running, invalid {len(result['failed'])}; follow them with "
+              f"`python -m attnlib batch {args.grid} --out {args.out} --status`, then --summarize")
+    else:
+        print(f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed {len(result['failed'])}; "
+              f"summary in {args.out}/summary.md")
     return 1 if result["failed"] else 0
 
 
@@ -70,13 +110,26 @@ def main(argv=None) -> int:
     p.add_argument("--download", action="store_true", help="also download into a folder you named")
     p.set_defaults(func=_data)
     p = sub.add_parser("train", help="train one configuration (see attnlib.config.Config for the names)")
-    p.add_argument("--profile", default=None, help="paper | laptop | smoke (default: $ATTNLIB_PROFILE or paper)")
+    p.add_argument("--profile", default=None,
+                   help="paper | laptop | smoke (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop on a CPU)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<model>-<gate>-s<seed>-<config hash>)")
     p.set_defaults(func=_train)
-    p = sub.add_parser("batch", help="run a grid of trainings with papermill (experiments/paper.yaml)")
+    p = sub.add_parser("batch", help="run a grid of trainings with papermill, here or on SLURM (experiments/paper.yaml)")
     p.add_argument("grid", help="YAML grid file")
     p.add_argument("--out", default="results", help="results folder (default: results)")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (one per GPU when there are several)")
+    p.add_argument("--executor", default="local", help="local (here; blocks) | slurm (one job array; returns once submitted)")
+    p.add_argument("--jobs", type=int, default=1, help="local: runs at once, each on its own GPU when there are several")
+    p.add_argument("--status", action="store_true", help="print each run's state (complete, failed, queued, ...) and exit")
+    p.add_argument("--summarize", action="store_true", help="write summary.md and summary.csv from the finished runs and exit")
+    p.add_argument("--wait", action="store_true", help="slurm: block until the jobs end, then summarize")
+    p.add_argument("--rerun-changed", action="store_true", help="overwrite complete runs recorded with other settings")
+    for flag, kind, what in (("--partition", str, "partition"), ("--account", str, "account"), ("--qos", str, "quality of service"),
+                             ("--constraint", str, "node constraint"), ("--gpus-per-node", int, "GPUs per job (default 1)"),
+                             ("--cpus-per-task", int, "CPU cores per job (default 8)"), ("--mem-gb", float, "memory per job (default 32)"),
+                             ("--timeout-min", int, "minutes per job (default 1440; local too)"),
+                             ("--array-parallelism", int, "jobs of the array at once (default all)")):
+        p.add_argument(flag, type=kind, default=None, help=f"slurm: {what}; overrides the grid's slurm block")
     p.set_defaults(func=_batch)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -16,23 +17,49 @@ import torch
 CHECKPOINT, RECORD, WEIGHTS = "checkpoint.pt", "run.json", "model.pt"
 
 
+def _replace_durably(tmp: Path, path: Path) -> None:
+    """fsync the temporary file, rename it over ``path``, fsync the folder: after a crash the
+    file is either the old one or the new one, never a torn or empty one."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover (a platform without directory handles)
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def save_atomic(obj, path: Path) -> None:
     """torch.save to a temporary file, then rename: a crash never leaves a half-written file."""
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
-    os.replace(tmp, path)
+    _replace_durably(tmp, path)
 
 
 def write_json_atomic(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
+    _replace_durably(tmp, path)
+
+
+def load_checkpoint(path, device="cpu") -> dict:
+    """``torch.load`` with ``weights_only=True``: tensors, numbers, strings, lists and dicts
+    only, so a checkpoint from someone else cannot run code when it is opened."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path} holds objects other than weights and plain data, so it was not opened "
+                         f"(it could run code): use a checkpoint written by attnlib.train.fit. ({err})"[:600]) from None
 
 
 def export_weights(out_dir) -> Path:
     """Write ``model.pt``: the trained weights alone, in half precision (small enough to commit)."""
     out = Path(out_dir)
-    state = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)["model"]
+    state = load_checkpoint(out / CHECKPOINT)["model"]
     path = out / WEIGHTS
     save_atomic({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, path)
     return path
@@ -51,9 +78,9 @@ def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     rec = json.loads((out / RECORD).read_text())
     model, _, _ = _build(Config(**rec["config"]), torch.device("cpu"))
     if (out / CHECKPOINT).exists():
-        state = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)["model"]
+        state = load_checkpoint(out / CHECKPOINT)["model"]
     elif (out / WEIGHTS).exists():
-        state = {k: v.float() if v.is_floating_point() else v for k, v in torch.load(out / WEIGHTS, map_location="cpu").items()}
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_checkpoint(out / WEIGHTS).items()}
     else:
         raise FileNotFoundError(f"{out} has neither {CHECKPOINT} nor {WEIGHTS}: train it first (attnlib.train.fit).")
     model.load_state_dict(state)

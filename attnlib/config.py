@@ -8,7 +8,13 @@ place, :data:`PROFILES`; the precedence is
     Config defaults  <  profile  <  what you set explicitly
 
 and the run records both the profile's changes and the effective config, so nothing is hidden.
-The profile comes from the ``profile`` argument, else ``$ATTNLIB_PROFILE``, else ``paper``.
+"Set explicitly" means any value other than ``None``: a value you set wins even when it equals
+a Config default (``None`` is how the notebook's parameters cell says "not set").
+The profile comes from the ``profile`` argument, else ``$ATTNLIB_PROFILE``, else the device:
+``paper`` where CUDA is available, ``laptop`` on a CPU (see :func:`profile_reason`).
+
+A run's identity (its folder name and what a resume must match) is every field except the
+handful in :data:`RESUMABLE` that cannot change a result; ``epochs`` is part of it.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 MODELS, GATES = ("unet", "unetpp"), ("none", "sse", "additive")
 LOSSES = ("ce", "seed_dice", "soft_dice", "ce_dice")
@@ -37,7 +44,7 @@ class Config:
     augmentation: str = "paper"  # paper | none | elastic (U-Net paper)
     epochs: int = 500  # paper: 500
     batch_size: int = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
-    optimizer: str = "adam"  # adam (the paper's code) | sgd (the paper's text; momentum 0.9)
+    optimizer: str = "adam"  # adam (the paper's code) | sgd (with momentum 0.9; the paper's text names no momentum)
     lr: float = 1e-3  # learning rate (paper: 1e-3)
     schedule: str = "constant"  # learning-rate schedule: constant (paper) | cosine (decays to 0 at the last epoch)
     weight_decay: float = 0.0  # L2 weight decay
@@ -48,8 +55,8 @@ class Config:
     eval_interval: int = 1  # evaluate on the held-out slices every N epochs (and at the end)
     checkpoint_every: int = 10  # write the checkpoint every N epochs (and at the end)
     resume: bool = True  # continue from out_dir/checkpoint.pt when it exists
-    amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | off
-    channels_last: bool = False  # NHWC memory format (faster convolutions on GPUs)
+    amp: str = "auto"  # mixed precision: auto (bf16 on CUDA and where a CPU runs it faster) | bf16 | off
+    channels_last: Optional[bool] = None  # NHWC memory format; None = auto (where it measures faster)
     compile: bool = False  # torch.compile the model
     deterministic: bool = False  # deterministic algorithms (bit-exact resume on CPU)
     num_workers: int = 0  # DataLoader worker processes
@@ -86,13 +93,25 @@ class Config:
         """``out_dir``, or a folder named after the settings that change results (resume-safe)."""
         if self.out_dir:
             return Path(self.out_dir)
-        keep = {k: v for k, v in self.to_dict().items() if k not in RESUMABLE}
+        keep = {k: v for k, v in self.to_dict().items() if k not in RESUMABLE}  # epochs included
         digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:8]
         return Path("runs") / f"{self.model}-{self.gate}-s{self.seed}-{digest}"
 
 
-# Fields that may change between an interrupted run and its resume (they do not change results).
-RESUMABLE = frozenset({"epochs", "resume", "out_dir", "eval_interval", "checkpoint_every", "num_workers", "device"})
+# Fields that may change between an interrupted run and its resume: they cannot change a result.
+# (The data order and augmentation are drawn from (seed, epoch, index), so workers don't matter;
+# ``device`` moves a run between machines.) Everything else is the run's identity.
+RESUMABLE = frozenset({"resume", "out_dir", "checkpoint_every", "num_workers", "device"})
+
+
+def config_mismatch(recorded: dict, asked: dict) -> list[str]:
+    """The identity fields on which two configs (as dicts) differ; a field missing on one side differs.
+
+    Used by resume (checkpoint against the asked config) and by the batch (a complete record
+    against what the grid asks for)."""
+    missing = object()
+    keys = (set(recorded) | set(asked)) - RESUMABLE
+    return sorted(k for k in keys if recorded.get(k, missing) != asked.get(k, missing))
 
 
 def check_types(cfg: Config) -> None:
@@ -100,6 +119,10 @@ def check_types(cfg: Config) -> None:
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(cfg):
         value, hint = getattr(cfg, f.name), hints[f.name]
+        if typing.get_origin(hint) is typing.Union:  # Optional[X]: None or an X
+            if value is None:
+                continue
+            hint = next(h for h in typing.get_args(hint) if h is not type(None))
         if f.name == "split" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # a fold number may come as an int
             setattr(cfg, f.name, value)
@@ -148,21 +171,42 @@ def profile_overrides(profile: str) -> dict:
     return changes
 
 
+def default_profile() -> tuple[str, str]:
+    """The profile when none is named, and why: ``paper`` on CUDA, ``laptop`` on a CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "paper", "no profile named and CUDA is available: the paper's settings"
+    return "laptop", ("no profile named and no CUDA GPU: the laptop profile (the paper's 500 epochs "
+                      "of whole slices take days on a CPU); name profile='paper' to insist")
+
+
 def resolve_profile(profile: str | None = None) -> str:
-    return profile or os.environ.get("ATTNLIB_PROFILE") or "paper"
+    """The profile argument, else ``$ATTNLIB_PROFILE``, else :func:`default_profile`."""
+    return profile or os.environ.get("ATTNLIB_PROFILE") or default_profile()[0]
+
+
+def profile_reason(profile: str | None = None) -> str:
+    """One line: which profile a run gets, and why."""
+    if profile:
+        return f"profile {profile!r}: named by you"
+    if os.environ.get("ATTNLIB_PROFILE"):
+        return f"profile {os.environ['ATTNLIB_PROFILE']!r}: from $ATTNLIB_PROFILE"
+    name, why = default_profile()
+    return f"profile {name!r}: {why}"
 
 
 def make_config(profile: str | None = None, **params) -> tuple[Config, dict]:
     """Build the effective Config: defaults < profile < explicit ``params``.
 
-    A parameter equal to its Config default counts as "not set" (so a papermill parameters cell
-    that lists every default leaves the profile in charge). Returns ``(config, profile_changes)``.
+    Every parameter that is not ``None`` is explicit and wins over the profile, also when it
+    equals a Config default; ``None`` means "not set" (the profile, else the default, decides).
+    Returns ``(config, profile_changes)``: the fields the profile set, and only those.
     """
     profile = resolve_profile(profile)
     unknown = set(params) - {f.name for f in dataclasses.fields(Config)}
     if unknown:
         raise ValueError(f"unknown parameter(s) {sorted(unknown)}: see attnlib.config.Config for the names.")
-    defaults = Config().to_dict()
-    explicit = {k: v for k, v in params.items() if v != defaults[k] and not (isinstance(v, tuple) and list(v) == defaults[k])}
+    explicit = {k: v for k, v in params.items() if v is not None}
     changes = {k: v for k, v in profile_overrides(profile).items() if k not in explicit}
     return Config(**{**changes, **explicit}), changes

@@ -10,6 +10,8 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
+from attnlib.fastpath import resolve_amp
+
 
 def resolve_device(device: str = "auto") -> torch.device:
     """``auto``: CUDA if present, else Apple's MPS, else the CPU."""
@@ -23,8 +25,9 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, amp: str):
-    """bf16 autocast on CUDA for ``amp="auto"``; off on the CPU unless asked for."""
-    if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
+    """bf16 autocast for ``amp="bf16"``, and for ``"auto"`` where it is faster (CUDA, a CPU
+    with AMX: see :mod:`attnlib.fastpath`); a no-op otherwise."""
+    if resolve_amp(device, amp) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
@@ -43,6 +46,8 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
         images: uint8 ``(N, H, W)`` (0-255) or float ``(N, 1, H, W)`` in [0, 1].
         tta: average the probabilities over the 8 flips and 90-degree rotations.
         batch_size: slices per forward pass.
+        amp: ``"auto"`` (bf16 where faster), ``"bf16"`` or ``"off"``; ``fit`` passes the
+            choice its run recorded (``record["fast_path"]["amp"]``).
 
     Returns:
         float32 ``(N, H, W)``: the softmax probability of class 1 (cell).
@@ -53,12 +58,15 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"images must be (N, H, W) uint8 or (N, 1, H, W) float, got {tuple(x.shape)}.")
     param = next(model.parameters())
+    channels_last = any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last)
+                        and not p.is_contiguous() for p in model.parameters())
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format  # follow the model
     was_training = model.training
     model.eval()
     views = [(k, f) for k in range(4) for f in (False, True)] if tta else [(0, False)]
     probs = []
     for batch in x.split(batch_size):
-        batch = batch.to(param.device)  # (B, 1, H, W)
+        batch = batch.to(param.device, memory_format=memory_format)  # (B, 1, H, W)
         acc = torch.zeros(batch.shape[0], *batch.shape[2:], device=param.device)
         for k, flip in views:
             v = torch.rot90(batch, k, (2, 3))

@@ -211,7 +211,7 @@ def isbi_scores(prob_or_pred, label, thresholds=None, workers: int | None = None
         with ThreadPoolExecutor(workers) as pool:
             per_slice = list(pool.map(_slice_scores, prob, lab, [thresholds] * len(lab)))
     else:
-        per_slice = [_slice_scores(p, l, thresholds) for p, l in zip(prob, lab)]
+        per_slice = [_slice_scores(p, lb, thresholds) for p, lb in zip(prob, lab)]
     mean = np.mean(per_slice, axis=0)  # (thresholds, 2): average over slices first
     best = mean.argmax(axis=0)  # then the best threshold (the first one on ties)
     return {

@@ -156,18 +156,27 @@ def class_scores(pred, label, per_image: bool = False) -> dict:
 
 
 # ------------------------------------------------------------------- everything
-def evaluate(pred_or_prob, label, thresholds=None) -> dict:
+def evaluate(pred_or_prob, label, thresholds=None, curves: bool = False):
     """All six metrics as plain floats (keys: ``METRICS``).
 
     ``pred_or_prob``: a class map (int/bool) or a cell probability (float in [0, 1]).
     A probability is thresholded at 0.5 (``prob > 0.5``, what argmax of two softmax
     outputs gives) for the class metrics and used as it is for the ISBI scores,
-    which try ``thresholds`` (default 0.0, 0.1, ..., 0.9).
+    which take the best of ``thresholds`` (default 0.0, 0.1, ..., 0.9) on these very
+    slices: the challenge's own protocol. With ``curves=True`` also return the ISBI
+    scores at every threshold, ``{"thresholds": [...], "isbi_vrand": [...],
+    "isbi_vinfo": [...]}``, so that a threshold can be chosen on other slices.
     """
     pred, label, is_prob = check_inputs(pred_or_prob, label)
     class_map = (pred > 0.5).astype(np.uint8) if is_prob else pred
     isbi = isbi_scores(pred, label, thresholds)
-    return {**class_scores(class_map, label), "isbi_vrand": isbi["isbi_vrand"], "isbi_vinfo": isbi["isbi_vinfo"]}
+    scores = {**class_scores(class_map, label), "isbi_vrand": isbi["isbi_vrand"], "isbi_vinfo": isbi["isbi_vinfo"]}
+    if not curves:
+        return scores
+    per = isbi["per_threshold"]  # {threshold: (V_rand, V_info)}
+    curve = {"thresholds": list(per), "isbi_vrand": [v[0] for v in per.values()],
+             "isbi_vinfo": [v[1] for v in per.values()]}
+    return scores, curve
 
 
 def format_table(rows, digits: int = 4, name: str = "run") -> str:

@@ -9,8 +9,12 @@ One loop serves a student's notebook, a laptop run and the instructor's GPU batc
 
 Every ``eval_interval`` epochs the model predicts the held-out slices (25-29, plus the
 validation fold if ``split`` is a fold) and all of :mod:`attnlib.metrics` is computed. Two
-summaries come out: the paper's protocol (the best epoch *chosen on the test slices*, which
-flatters) and an honest one that never looks at the test slices to choose.
+summaries come out (:mod:`attnlib.protocols`): the paper's protocol (the best epoch *chosen
+on the test slices*, which flatters) and an honest one that chooses nothing on them.
+
+A resumed run is the same run: the checkpoint's config must match the asked one on every
+field of the run's identity (:func:`attnlib.config.config_mismatch`), and the fast path
+(dtype, memory format) recorded at the start is reused.
 """
 from __future__ import annotations
 
@@ -18,15 +22,21 @@ import math
 import os
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from attnlib.checkpoints import CHECKPOINT, RECORD, save_atomic, write_json_atomic
+from attnlib import fastpath
+from attnlib.checkpoints import CHECKPOINT, RECORD, load_checkpoint, save_atomic, write_json_atomic
 from attnlib.checkpoints import export_weights, load_run  # noqa: F401  (re-exported for notebooks)
-from attnlib.config import RESUMABLE, Config
+from attnlib.config import Config, config_mismatch
 from attnlib.inference import autocast, predict, resolve_device  # noqa: F401  (predict re-exported)
+from attnlib.protocols import THRESHOLD_SLICES, summarize
+
+SLOW_WARNING_HOURS = 2.0  # warn when a CPU run's estimate exceeds this
+
 
 def progress_enabled() -> bool:
     """Progress bars on a terminal or in Jupyter, never in CI or when ATTNLIB_QUIET is set."""
@@ -50,35 +60,17 @@ def learning_rate(config: Config, epoch: int) -> float:
     return config.lr
 
 
-# --- summaries ----------------------------------------------------------------------------
-
-def summarize(evals: list[dict], has_val: bool) -> dict:
-    """The paper's protocol (best test mIoU over epochs) and an honest choice.
-
-    Honest: with a validation fold, the epoch with the best *validation* mIoU; without one,
-    the last evaluation (no choice at all). Both report metrics on the test slices.
-    """
-    if not evals:
-        return {}
-    best = max(evals, key=lambda e: e["test"]["mean_iou"])
-    if has_val:
-        pick, rule = max(evals, key=lambda e: e["val"]["mean_iou"]), "best validation mIoU (chosen without the test slices)"
-    else:
-        pick, rule = evals[-1], "last evaluation (no selection)"
-    return {
-        "paper_protocol": {"rule": "best test mIoU over evaluations (selected ON the test slices, optimistic)",
-                           "epoch": best["epoch"], "test": best["test"]},
-        "honest": {"rule": rule, "epoch": pick["epoch"], "test": pick["test"]},
-    }
-
-
 @dataclass
 class Run:
     """What :func:`fit` returns: the record written to ``run.json``, and the trained model."""
 
     record: dict
     model: torch.nn.Module
-    path: Path
+    path: Path  # run.json
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
 
     @property
     def history(self) -> dict:
@@ -89,7 +81,7 @@ class Run:
         return self.record["summary"]
 
 
-# --- fit ----------------------------------------------------------------------------------
+# --- the steps of fit ---------------------------------------------------------------------
 
 def _build(config: Config, device: torch.device):
     from attnlib.losses import build_loss
@@ -97,27 +89,122 @@ def _build(config: Config, device: torch.device):
 
     model = build_model(config.model, gate=None if config.gate == "none" else config.gate,
                         widths=tuple(config.widths), deep_supervision=config.deep_supervision).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
     fused = {"fused": True} if device.type == "cuda" else {}
     if config.optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
-    else:
+    else:  # SGD with momentum 0.9 (the paper's text names SGD, not its momentum)
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
     return model, opt, build_loss(config.loss)
 
 
-def _evaluate(model, images, labels, split, config) -> dict:
+def _prepare_data(config: Config, device: torch.device):
+    from attnlib import augment, data
+
+    images, labels = data.load_isbi2012()
+    split = data.get_split(config.split)
+    train_set = data.ISBIDataset(images, labels, split.train, augment.build_augmentation(config.augmentation),
+                                 crop=config.crop or None, samples_per_epoch=config.samples_per_epoch or None,
+                                 seed=config.seed)
+    sampler = data.EpochSampler(len(train_set), seed=config.seed)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=config.effective_batch_size, sampler=sampler,
+                                         num_workers=config.num_workers, pin_memory=device.type == "cuda",
+                                         persistent_workers=config.num_workers > 0)
+    return images, labels, split, loader
+
+
+def _resume(config: Config, ckpt: Path, device: torch.device) -> dict | None:
+    """The checkpoint's state when it belongs to this very run; refuse any other."""
+    if not (config.resume and ckpt.exists()):
+        return None
+    state = load_checkpoint(ckpt, device)
+    changed = config_mismatch(state["config"], config.to_dict())
+    if changed == ["epochs"] and state["epoch"] >= state["config"]["epochs"]:
+        raise ValueError(
+            f"{ckpt.parent} holds a finished {state['config']['epochs']}-epoch run; a {config.epochs}-epoch run is "
+            f"another run (its schedule differs): give it another out_dir, or resume=False to start over.")
+    if changed:
+        shown = {k: (state["config"].get(k, "<missing>"), config.to_dict().get(k, "<missing>")) for k in changed}
+        raise ValueError(f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: {shown}): "
+                         f"use another out_dir, or resume=False to start over.")
+    return state
+
+
+def _evaluate(model, images, labels, split, amp: str) -> dict:
+    """Test (and validation) metrics, with the ISBI scores at every threshold."""
     from attnlib.metrics import evaluate
 
-    out = {"test": evaluate(predict(model, images[list(split.test)], amp=config.amp), labels[list(split.test)])}
-    if split.val:
-        out["val"] = evaluate(predict(model, images[list(split.val)], amp=config.amp), labels[list(split.val)])
+    out: dict = {"isbi_curves": {}}
+    for part in ("test", "val"):
+        idx = list(getattr(split, part))
+        if idx:
+            out[part], out["isbi_curves"][part] = evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)
     return out
 
 
+def _threshold_curve(model, images, labels, split, amp: str) -> dict | None:
+    """Without a validation fold: the ISBI curve of training slices 20-24 (see protocols)."""
+    if split.val:
+        return None
+    from attnlib.metrics import evaluate
+
+    idx = list(THRESHOLD_SLICES)
+    return evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)[1]
+
+
+def _warn_if_slow(config: Config, device: torch.device, step_seconds: float, steps_per_epoch: int) -> None:
+    hours = step_seconds * steps_per_epoch * config.epochs / 3600
+    if device.type == "cpu" and hours > SLOW_WARNING_HOURS:
+        warnings.warn(f"this run needs about {hours:.0f} h on this CPU ({step_seconds:.1f} s per step, "
+                      f"{steps_per_epoch * config.epochs} steps): use profile='laptop' for a CPU, or a GPU.",
+                      stacklevel=3)
+
+
+def _train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None) -> float:
+    """One pass over the loader (the model in train mode); returns the mean training loss."""
+    memory_format = torch.channels_last if fast["channels_last"] else torch.contiguous_format
+    total, seen = torch.zeros((), device=device), 0
+    for i, (x, y) in enumerate(loader):
+        t0 = time.perf_counter()
+        x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 1, H, W)
+        y = y.to(device, non_blocking=True)  # (B, H, W)
+        with autocast(device, fast["amp"]):
+            logits = forward(x)  # (B, 2, H, W), or 4 of them for UNet++ "heads"
+        logits = [o.float() for o in logits] if isinstance(logits, (list, tuple)) else logits.float()
+        loss = loss_fn(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * len(x)
+        seen += len(x)
+        if warn is not None and i == 1:  # the second step: kernels are built by now
+            warn(time.perf_counter() - t0)
+    return float(total) / seen
+
+
+def _compiled(model, fast: dict, notes: dict):
+    """The forward function: torch.compile'd when asked, falling back to eager (and noting
+    why) where compilation fails on this platform, which shows only at the first call."""
+    if not fast["compile"]:
+        return model
+    compiled = torch.compile(model)
+
+    def forward(x):
+        nonlocal compiled
+        try:
+            return compiled(x)
+        except Exception as err:
+            if compiled is model:
+                raise
+            notes["compile_error"], compiled = f"{type(err).__name__}: {err}"[:500], model
+            return model(x)
+
+    return forward
+
+
+# --- fit ----------------------------------------------------------------------------------
+
 def fit(config: Config, profile: str | None = None, profile_changes: dict | None = None, callback=None) -> Run:
-    """Train ``config``; write ``run.json`` and ``checkpoint.pt`` into ``config.out_dir``.
+    """Train ``config``; write ``run.json`` and ``checkpoint.pt`` into ``config.run_dir()``.
 
     Args:
         config: the effective configuration (see :func:`attnlib.config.make_config`).
@@ -126,11 +213,9 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
 
     Returns:
         A :class:`Run` with the record (config, history, evaluations, both summaries,
-        environment) and the trained model.
+        fast path, environment) and the trained model.
     """
     from tqdm.auto import tqdm
-
-    from attnlib import augment, data
 
     wall0 = time.perf_counter()
     out = config.run_dir()
@@ -141,88 +226,70 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
     torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
     torch.manual_seed(config.seed)
 
-    images, labels = data.load_isbi2012()
-    split = data.get_split(config.split)
-    train_set = data.ISBIDataset(images, labels, split.train, augment.build_augmentation(config.augmentation),
-                                 crop=config.crop or None, samples_per_epoch=config.samples_per_epoch or None, seed=config.seed)
-    sampler = data.EpochSampler(len(train_set), seed=config.seed)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=config.effective_batch_size, sampler=sampler,
-                                         num_workers=config.num_workers, pin_memory=device.type == "cuda",
-                                         persistent_workers=config.num_workers > 0)
+    images, labels, split, loader = _prepare_data(config, device)
     model, opt, loss_fn = _build(config, device)
-    step_model = torch.compile(model) if config.compile else model
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-
-    history, evals, start, secs = {"epoch": [], "loss": [], "seconds": []}, [], 1, {"train": 0.0, "eval": 0.0}
-    ckpt, resumed_from, notes = out / CHECKPOINT, None, {}
-    if config.resume and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        changed = {k for k, v in state["config"].items() if k not in RESUMABLE and config.to_dict().get(k) != v}
-        if changed:
-            raise ValueError(f"{ckpt} was written with other settings ({sorted(changed)}): use another out_dir, "
-                             f"or resume=False to start over.")
+    state = _resume(config, out / CHECKPOINT, device)
+    fast = state["fast_path"] if state and "fast_path" in state else fastpath.choose(
+        device, config.amp, config.channels_last, config.compile)
+    if fast["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    history, evals, secs = {"epoch": [], "loss": [], "seconds": []}, [], {"train": 0.0, "eval": 0.0}
+    if state:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history, evals, secs = state["history"], state["evals"], state["seconds"]
-        start = resumed_from = state["epoch"] + 1
-    prior_wall = secs.get("wall", 0.0)  # wall time of the interrupted part(s), so a resumed run adds up
+    start = state["epoch"] + 1 if state else 1
+    prior_wall, notes = secs.get("wall", 0.0), {}
+    forward = _compiled(model, fast, notes)
 
-    def record(complete: bool) -> dict:
-        n_images = len(history["epoch"]) * len(train_set)
+    def record(complete: bool, threshold_curve=None) -> dict:
+        n_images = len(history["epoch"]) * len(loader.dataset)
         env = environment(device) | {
-            "wall_seconds": prior_wall + time.perf_counter() - wall0, "train_seconds": secs["train"], "eval_seconds": secs["eval"],
-            "train_images_per_s": n_images / max(secs["train"], 1e-9),
+            "wall_seconds": prior_wall + time.perf_counter() - wall0, "train_seconds": secs["train"],
+            "eval_seconds": secs["eval"], "train_images_per_s": n_images / max(secs["train"], 1e-9),
             "end_to_end_images_per_s": n_images / max(secs["train"] + secs["eval"], 1e-9), **notes}
         return {"config": config.to_dict(), "profile": profile, "profile_changes": profile_changes or {},
                 "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
-                "history": history, "evals": evals, "summary": summarize(evals, bool(split.val)),
-                "environment": env, "resumed_from": resumed_from, "complete": complete}
+                "history": history, "evals": evals, "fast_path": fast,
+                "summary": summarize(evals, bool(split.val), threshold_curve),
+                "threshold_curve": threshold_curve, "environment": env,
+                "resumed_from": start if state else None, "complete": complete}
 
-    bar = tqdm(range(start, config.epochs + 1), initial=start - 1, total=config.epochs, desc=f"{config.model}+{config.gate}",
-               disable=not progress_enabled(), dynamic_ncols=True)
+    def warn(step_seconds):
+        _warn_if_slow(config, device, step_seconds, len(loader))
+
+    bar = tqdm(range(start, config.epochs + 1), initial=start - 1, total=config.epochs,
+               desc=f"{config.model}+{config.gate}", disable=not progress_enabled(), dynamic_ncols=True)
     for epoch in bar:
         t0 = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = learning_rate(config, epoch)
-        sampler.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
         model.train()
-        total, seen = torch.zeros((), device=device), 0
-        for x, y in loader:
-            x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 1, H, W)
-            y = y.to(device, non_blocking=True)  # (B, H, W)
-            with autocast(device, config.amp):
-                try:
-                    logits = step_model(x)  # (B, 2, H, W), or 4 of them for UNet++ "heads"
-                except Exception as err:  # torch.compile can fail on a platform: fall back to eager
-                    if step_model is model:
-                        raise
-                    notes["compile_error"], step_model = f"{type(err).__name__}: {err}"[:500], model
-                    logits = model(x)
-            logits = [o.float() for o in logits] if isinstance(logits, (list, tuple)) else logits.float()
-            loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * len(x)
-            seen += len(x)
+        loss = _train_epoch(forward, loader, opt, loss_fn, device, fast, warn if epoch == start else None)
         secs["train"] += time.perf_counter() - t0
         history["epoch"].append(epoch)
-        history["loss"].append(float(total) / seen)
+        history["loss"].append(loss)
         history["seconds"].append(time.perf_counter() - t0)
         if epoch % config.eval_interval == 0 or epoch == config.epochs:
             t1 = time.perf_counter()
-            evals.append({"epoch": epoch, **_evaluate(model, images, labels, split, config)})
+            evals.append({"epoch": epoch, **_evaluate(model, images, labels, split, fast["amp"])})
             secs["eval"] += time.perf_counter() - t1
-        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", mIoU=f"{evals[-1]['test']['mean_iou']:.4f}" if evals else "-")
+        bar.set_postfix(loss=f"{loss:.4f}", mIoU=f"{evals[-1]['test']['mean_iou']:.4f}" if evals else "-")
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
             secs["wall"] = prior_wall + time.perf_counter() - wall0
-            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
-                         "evals": evals, "seconds": secs, "config": config.to_dict()}, ckpt)
-            write_json_atomic(record(complete=epoch == config.epochs), out / RECORD)
+            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                         "history": history, "evals": evals, "seconds": secs, "config": config.to_dict(),
+                         "fast_path": fast}, out / CHECKPOINT)
+            if epoch < config.epochs:
+                write_json_atomic(record(complete=False), out / RECORD)
         if callback is not None:
             callback(epoch, record(complete=False))
     bar.close()
-    final = record(complete=True)
+    t1 = time.perf_counter()
+    curve = _threshold_curve(model, images, labels, split, fast["amp"])
+    secs["eval"] += time.perf_counter() - t1
+    final = record(complete=True, threshold_curve=curve)
     write_json_atomic(final, out / RECORD)
     return Run(record=final, model=model, path=out / RECORD)
 

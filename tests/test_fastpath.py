@@ -1,5 +1,6 @@
 """The fast path (bf16 autocast, channels_last) follows the fp32 path; the benchmark runs."""
 import json
+import os
 import subprocess
 import sys
 
@@ -62,3 +63,36 @@ def test_throughput_benchmark_runs_on_cpu(tmp_path):
     assert {(r["gate"], r["path"]) for r in rows} == {("none", "paper"), ("none", "ours"), ("sse", "paper"), ("sse", "ours")}
     for r in rows:
         assert r["images_per_s"] > 0 and r["tflops"] > 0 and 0 < r["peak_fraction"] and r["device"]
+
+
+def _choice_under(isa: str | None) -> dict:
+    """The fast-path decision in a fresh process (oneDNN reads its ISA cap at start)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")}
+    if isa:
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+    code = "import json, torch; from attnlib.fastpath import choose; print(json.dumps(choose(torch.device('cpu'))))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("isa", ["AVX2", "AVX512_CORE_BF16"])
+def test_auto_stays_fp32_where_bf16_is_not_faster(isa):
+    choice = _choice_under(isa)
+    assert choice["amp"] == "off" and choice["dtype"] == "float32" and not choice["channels_last"]
+    assert isa in choice["why"] or "no AMX" in choice["why"]
+
+
+def test_auto_takes_bf16_exactly_where_the_cpu_has_amx():
+    from attnlib.fastpath import _cpu_flags
+
+    choice = _choice_under(None)
+    assert (choice["amp"] == "bf16") == ("amx_bf16" in _cpu_flags())
+    assert choice["channels_last"] == (choice["amp"] == "bf16")
+
+
+def test_explicit_settings_win_over_auto():
+    from attnlib.fastpath import choose
+
+    c = choose(torch.device("cpu"), amp="off", channels_last=True)
+    assert (c["amp"], c["channels_last"]) == ("off", True) and "explicitly" in c["why"]
+    assert choose(torch.device("cpu"), amp="bf16")["dtype"] == "bfloat16"

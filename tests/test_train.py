@@ -1,12 +1,15 @@
 """attnlib.train: a smoke fit on the real data, resume equivalence, predict and TTA."""
 import json
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from attnlib.checkpoints import export_weights, load_checkpoint
 from attnlib.config import make_config
-from attnlib.train import fit, load_run, predict, summarize
+from attnlib.protocols import summarize
+from attnlib.train import _warn_if_slow, fit, learning_rate, load_run, predict
 
 TINY = dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8, eval_interval=1, deterministic=True)
 
@@ -26,6 +29,7 @@ def test_smoke_fit_writes_its_json(smoke_run):
     assert set(rec["evals"][-1]["test"]) >= {"pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo"}
     assert "test slices" in rec["summary"]["paper_protocol"]["rule"]
     assert rec["summary"]["honest"]["epoch"] == 2  # no validation fold: the last evaluation
+    assert rec["fast_path"]["why"] and rec["fast_path"]["threads"] >= 1
     env = rec["environment"]
     assert env["torch"] == torch.__version__ and env["train_images_per_s"] > 0 and env["wall_seconds"] > 0
     assert (smoke_run.path.parent / "checkpoint.pt").exists()
@@ -63,9 +67,82 @@ def test_resume_gives_the_same_history(tmp_path):
 def test_resume_refuses_other_settings(tmp_path):
     a, _ = make_config("smoke", **TINY, epochs=1, out_dir=str(tmp_path))
     fit(a)
-    b, _ = make_config("smoke", **TINY, epochs=2, lr=0.01, out_dir=str(tmp_path))
-    with pytest.raises(ValueError, match=r"other settings \(\['lr'\]\)"):
+    b, _ = make_config("smoke", **TINY, epochs=1, lr=0.01, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"other settings \(\['lr'\]"):
         fit(b)
+    longer, _ = make_config("smoke", **TINY, epochs=2, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="finished 1-epoch run; a 2-epoch run is another run"):
+        fit(longer)  # extending a finished run (its cosine would jump back up) is refused
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    del state["config"]["schedule"]  # a checkpoint written before a setting existed
+    torch.save(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="schedule"):
+        fit(a)
+
+
+def test_a_checkpoint_that_smuggles_an_object_is_not_opened(tmp_path, smoke_run):
+    state = load_checkpoint(smoke_run.folder / "checkpoint.pt")
+    state["payload"] = _Asymmetric()  # any pickled object could run code on load
+    torch.save(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="objects other than weights"):
+        load_checkpoint(tmp_path / "checkpoint.pt")
+
+
+def test_exported_weights_rebuild_the_model(tmp_path, smoke_run):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    export_weights(smoke_run.folder).rename(folder / "model.pt")
+    (folder / "run.json").write_text(smoke_run.path.read_text())  # a run shared without its checkpoint
+    rec, model = load_run(folder)
+    x = torch.rand(1, 1, 64, 64)
+    smoke_run.model.eval()
+    assert torch.allclose(model(x), smoke_run.model(x), atol=2e-2)  # half-precision weights
+    assert rec["config"] == smoke_run.record["config"]
+
+
+def test_the_honest_isbi_threshold_is_not_chosen_on_the_test_slices(smoke_run):
+    rec = smoke_run.record
+    honest, last = rec["summary"]["honest"], rec["evals"][-1]
+    chosen = honest["isbi_thresholds"]
+    assert chosen["chosen_on"] == "training slices 20-24"
+    curve, test_curve = rec["threshold_curve"], last["isbi_curves"]["test"]
+    assert chosen["vrand"] == curve["thresholds"][int(np.argmax(curve["isbi_vrand"]))]
+    assert honest["test"]["isbi_vrand"] == test_curve["isbi_vrand"][test_curve["thresholds"].index(chosen["vrand"])]
+    challenge = honest["challenge_protocol"]
+    assert challenge["isbi_vrand"] == max(test_curve["isbi_vrand"]) >= honest["test"]["isbi_vrand"]
+    assert "challenge" in challenge["rule"]
+
+
+def test_the_fast_path_is_recorded_and_reused_on_resume(tmp_path):
+    c, _ = make_config("smoke", **TINY, epochs=2, out_dir=str(tmp_path))
+
+    def stop(epoch, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(c, callback=stop)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["fast_path"]["dtype"] in ("bfloat16", "float32")
+    state["fast_path"] |= {"amp": "off", "channels_last": False, "why": "recorded earlier"}
+    torch.save(state, tmp_path / "checkpoint.pt")
+    assert fit(c).record["fast_path"]["why"] == "recorded earlier"  # not decided again
+
+
+def test_cosine_learning_rate():
+    c, _ = make_config("smoke", lr=0.01, schedule="cosine", epochs=10)
+    lrs = [learning_rate(c, e) for e in range(1, 11)]
+    assert lrs[0] == 0.01 and abs(lrs[5] - 0.005) < 1e-12 and 0 < lrs[-1] < 0.0003
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert learning_rate(make_config("smoke", lr=0.01)[0], 7) == 0.01
+
+
+def test_paper_settings_on_a_cpu_warn_with_an_estimate():
+    c, _ = make_config("paper")
+    with pytest.warns(UserWarning, match=r"about \d+ h on this CPU"):
+        _warn_if_slow(c, torch.device("cpu"), step_seconds=5.0, steps_per_epoch=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_slow(make_config("smoke")[0], torch.device("cpu"), step_seconds=0.1, steps_per_epoch=2)
 
 
 def test_fold_split_gives_an_honest_choice(tmp_path):
@@ -73,6 +150,8 @@ def test_fold_split_gives_an_honest_choice(tmp_path):
     rec = fit(c).record
     assert rec["split"]["val"] == [20, 21, 22, 23, 24] and "val" in rec["evals"][0]
     assert "validation" in rec["summary"]["honest"]["rule"]
+    assert rec["summary"]["honest"]["isbi_thresholds"]["chosen_on"] == "the validation fold"
+    assert rec["threshold_curve"] is None  # the fold chooses: no extra evaluation
 
 
 def test_summarize_protocols():

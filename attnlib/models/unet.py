@@ -81,16 +81,18 @@ class UNet(nn.Module):
         self.decoder = nn.ModuleList([DoubleConv(2 * widths[i], widths[i]) for i in levels])
         self.head = nn.Conv2d(widths[0], num_classes, kernel_size=1)
 
-    def forward(self, x: torch.Tensor, return_features: bool = False):
+    def forward(self, x: torch.Tensor, return_features: bool = False, return_attention: bool = False):
         """Args:
             x: image batch ``(B, in_channels, H, W)`` with H, W multiples of
                 ``2**depth``.
             return_features: also return a dict of every intermediate tensor,
                 ``"enc0".."enc4"`` and ``"dec3".."dec0"``, for inspection.
+            return_attention: also return this pass's attention maps (as
+                :meth:`attention_maps`), tied to this very ``x``.
 
         Returns:
-            logits ``(B, num_classes, H, W)``; or ``(logits, features)`` when
-            ``return_features`` is True.
+            logits ``(B, num_classes, H, W)``; with either flag a tuple
+            ``(logits, features)``, ``(logits, maps)`` or ``(logits, features, maps)``.
 
         Raises:
             ValueError: wrong channel count or H, W not multiples of ``2**depth``.
@@ -110,12 +112,15 @@ class UNet(nn.Module):
             x = self.decoder[i](x)  # (B, widths[i], H/2^i, W/2^i)
             features[f"dec{i}"] = x  # (B, widths[i], H/2^i, W/2^i)
         logits = self.head(x)  # (B, num_classes, H, W)
-        if return_features:
-            return logits, features
-        return logits
+        extras = ([features] if return_features else []) + ([self.attention_maps()] if return_attention else [])
+        return (logits, *extras) if extras else logits
 
     def attention_maps(self) -> dict[str, torch.Tensor]:
         """The latest attention map of every gate, from the last forward pass.
+
+        Only the *last* pass: after ``predict(tta=True)`` or a batched prediction the maps
+        belong to the last view or batch. For maps tied to an input use
+        ``model(x, return_attention=True)``.
 
         Returns:
             ``{"skip3": alpha, ..., "skip0": alpha}`` with each alpha detached,

@@ -131,15 +131,18 @@ class UNetPlusPlus(nn.Module):
             [nn.Conv2d(widths[0], num_classes, kernel_size=1) for _ in range(self.depth)]
         )
 
-    def forward(self, x: torch.Tensor, return_features: bool = False):
+    def forward(self, x: torch.Tensor, return_features: bool = False, return_attention: bool = False):
         """Args:
             x: image batch ``(B, in_channels, H, W)``, H and W multiples of ``2**L``.
             return_features: also return the dict ``{"x_i_j": tensor}`` of every node.
+            return_attention: also return this pass's attention maps (as
+                :meth:`attention_maps`), tied to this very ``x``.
 
         Returns:
             ``"mean"``: logits ``(B, num_classes, H, W)``, the mean of the heads;
             ``"heads"``: list of L logits ``(B, num_classes, H, W)`` from x_0_1..x_0_L.
-            With ``return_features``, a tuple ``(output, features)``.
+            With either flag a tuple ``(output, features)``, ``(output, maps)`` or
+            ``(output, features, maps)``.
 
         Raises:
             ValueError: wrong channel count or H, W not multiples of ``2**L``.
@@ -161,12 +164,15 @@ class UNetPlusPlus(nn.Module):
             out = heads  # L x (B, K, H, W)
         else:
             out = torch.stack(heads, dim=0).mean(dim=0)  # (B, K, H, W), K = num_classes
-        if return_features:
-            return out, feats
-        return out
+        extras = ([feats] if return_features else []) + ([self.attention_maps()] if return_attention else [])
+        return (out, *extras) if extras else out
 
     def attention_maps(self) -> dict[str, torch.Tensor]:
         """The latest attention map of every gate, from the last forward pass.
+
+        Only the *last* pass: after ``predict(tta=True)`` or a batched prediction the maps
+        belong to the last view or batch. For maps tied to an input use
+        ``model(x, return_attention=True)``.
 
         Returns:
             ``{"x_i_k->x_i_j": alpha}``: the map that gated skip x_i_k on its way into

@@ -239,3 +239,18 @@ def test_describe_flops_of_a_single_conv():
     summary = describe(conv, (1, 1, 16, 16))
     assert summary.flops == 2 * 16 * 16 * 4 * 9  # 2 FLOPs per multiply-add
     assert summary.total_params == 40
+
+
+@pytest.mark.parametrize("name", ["unet", "unetpp"])
+def test_return_attention_ties_the_maps_to_their_input(name):
+    torch.manual_seed(0)
+    model = build_model(name, gate="sse", widths=(4, 8, 16, 32, 64)).eval()
+    a, b = torch.rand(2, 1, 32, 32), torch.rand(3, 1, 32, 32)
+    with torch.no_grad():
+        out_a, maps_a = model(a, return_attention=True)
+        model(b)  # another batch: attention_maps() now describes b
+        assert all(m.shape[0] == 3 for m in model.attention_maps().values())
+        assert all(m.shape[0] == 2 for m in maps_a.values())  # still a's own maps
+        _, feats, maps_again = model(a, return_features=True, return_attention=True)
+    assert maps_a.keys() == maps_again.keys() and feats
+    assert all(torch.equal(maps_a[k], maps_again[k]) for k in maps_a)
