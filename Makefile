@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make book   build the course book into _build/html  (creates .venv, installs, gets the data)
 #   make test   run every test: lint (ruff), unit tests, notebooks (nbval), strict book build, browser check
+# and one to regenerate the students' copy after editing notebooks/src (commit the result):
+#   make student  write notebooks/student/NN_name.ipynb: exercises as stubs, no solutions
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -14,7 +16,7 @@ ifeq ($(ATTNLIB_DATA),)
   endif
 endif
 
-.PHONY: venv data book test clean
+.PHONY: venv data book test student clean
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +33,9 @@ book: data
 test: data
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+student: venv  ## the student edition; the instructor one: scripts/nb.py build NAME --execute
+	$(BIN)/python scripts/nb.py student
 
 clean:
 	rm -rf _build .pytest_cache

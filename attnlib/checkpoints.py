@@ -68,15 +68,15 @@ def export_weights(out_dir) -> Path:
 def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     """Read ``run.json`` and rebuild the trained model (CPU, eval mode) from ``checkpoint.pt``,
     or from the exported ``model.pt`` when the checkpoint is not there."""
+    from attnlib.builder import build_model_for  # the same construction as training
     from attnlib.config import Config
-    from attnlib.train import _build  # the same construction as training
 
     out = Path(out_dir)
     if not (out / RECORD).exists():
         raise FileNotFoundError(f"no run in {out} (no {RECORD}): train one with attnlib.train.train(...) or "
                                 f"python -m attnlib train, and pass its folder.")
     rec = json.loads((out / RECORD).read_text())
-    model, _, _ = _build(Config(**rec["config"]), torch.device("cpu"))
+    model = build_model_for(Config(**rec["config"]))
     if (out / CHECKPOINT).exists():
         state = load_checkpoint(out / CHECKPOINT)["model"]
     elif (out / WEIGHTS).exists():

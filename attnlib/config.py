@@ -140,7 +140,8 @@ def check_types(cfg: Config) -> None:
             want = "a list of ints" if typing.get_origin(hint) is list else hint.__name__
             raise TypeError(
                 f"parameter {f.name!r} must be {want}, got {type(value).__name__} {value!r}. "
-                f"With papermill use -p {f.name} <value> (typed) or -y for YAML, not a quoted string."
+                f"With papermill use -p {f.name} <value> for a number, text or bool, and -y '{f.name}: [...]' "
+                f"(YAML) for a list; with the CLI --set {f.name}=<value>."
             )
 
 

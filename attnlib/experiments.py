@@ -7,114 +7,237 @@
     runs:
       unet:     {model: unet}
       unet_sse: {model: unet, gate: sse}
+    slurm: {partition: gpu, timeout_min: 720}     # optional, for --executor slurm
 
-and executes ``notebooks/07_training.ipynb`` once per (run, seed), working directory
-``notebooks/``, keeping the executed notebook and its ``run.json`` in ``results/<run>_s<seed>/``.
-A run whose ``run.json`` says ``complete`` is skipped, so the batch resumes where it stopped
-(an interrupted run resumes from its checkpoint). A failing run is reported and the others go
-on. At the end :func:`summarize_results` writes ``summary.csv`` and ``summary.md``: mean and
-sd over seeds per configuration, under both protocols.
+and executes ``notebooks/07_training.ipynb`` once per (run, seed) as a submitit job (see
+:mod:`attnlib.executors`), into ``results/<run>_s<seed>/``. The batch knows its runs: a run is
+skipped only when its ``run.json`` is complete *and* records the config the grid asks for now
+(:func:`run_state`); a complete run recorded with other settings stops the batch, unless
+``rerun_changed``. Invalid parameters (``crop: 100``) are reported before anything is submitted
+and never submitted; a run that failed in its job is submitted again by the next batch (a
+timed-out or preempted one resumes from its checkpoint). At the end :func:`summarize_results`
+writes ``summary.csv`` and ``summary.md`` for the grid's runs: mean and sd over seeds per
+configuration, under both protocols, and the failures with their reasons.
 """
 from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
+import shutil
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOK = REPO / "notebooks" / "07_training.ipynb"
+from attnlib.executors import (EXECUTORS, check_slurm_options, job_state, require_slurm, run_local, submit_slurm,
+                               wait_slurm)
+from attnlib.jobs import NOTEBOOK, BatchError, read_json
+
 METRICS = ("pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo")
+GRID_KEYS = ("profile", "seeds", "runs", "slurm")
+TODO_STATES = ("not started", "failed", "interrupted")  # what a batch submits (and "changed" with rerun_changed)
+WAITING_STATES = ("queued", "running", "submitted")  # jobs of an earlier batch: not submitted twice
+
+__all__ = ["BatchError", "read_grid", "read_slurm", "run_state", "plan_batch", "run_batch", "batch_status",
+           "format_status", "collect", "aggregate", "summarize_results"]
+
+
+def _load_grid(path) -> dict:
+    """The grid file as a mapping with ``runs`` and only the keys of GRID_KEYS, else a BatchError."""
+    try:
+        grid = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise BatchError(f"cannot read the grid file {path}: {err.strerror} (see experiments/paper.yaml).") from None
+    except yaml.YAMLError as err:
+        raise BatchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}.") from None
+    if not isinstance(grid, dict) or not isinstance(grid.get("runs"), dict):
+        raise BatchError(f"{path}: expected a mapping with 'runs: {{name: {{param: value}}}}' "
+                         "(see experiments/paper.yaml).")
+    unknown = sorted(set(grid) - set(GRID_KEYS))
+    if unknown:
+        raise BatchError(f"{path}: unknown key(s) {unknown}: a grid has {list(GRID_KEYS)}.")
+    return grid
 
 
 def read_grid(path) -> list[dict]:
-    """Expand a grid file into runs: ``{"name", "config", "params"}`` (params as papermill gets them)."""
-    grid = yaml.safe_load(Path(path).read_text())
-    if not isinstance(grid, dict) or not isinstance(grid.get("runs"), dict):
-        raise ValueError(f"{path}: expected a mapping with 'runs: {{name: {{param: value}}}}' (see experiments/paper.yaml).")
+    """Expand a grid file into runs: ``{"name", "config", "params"}`` (params as papermill gets them).
+
+    The profile is resolved here (the grid's, else $ATTNLIB_PROFILE, else by this machine) and
+    passed to every run explicitly, so a GPU node runs what the login node planned.
+    """
+    from attnlib.config import resolve_profile
+
+    grid = _load_grid(path)
+    profile = resolve_profile(grid.get("profile") or None)
     runs = []
     for seed in grid.get("seeds", [0]):
         for name, params in grid["runs"].items():
-            params = {"profile": grid.get("profile", ""), **(params or {}), "seed": seed}
+            params = {"profile": profile, **(params or {}), "seed": seed}
             runs.append({"name": f"{name}_s{seed}", "config": name, "params": params})
     return runs
 
 
-def is_complete(run_dir: Path) -> bool:
-    rec = run_dir / "run.json"
-    return rec.exists() and json.loads(rec.read_text()).get("complete", False)
+def read_slurm(path) -> dict:
+    """The grid's ``slurm:`` block (attnlib.executors.SLURM_KEYS), checked; {} when there is none."""
+    return check_slurm_options(_load_grid(path).get("slurm"), str(path))
 
 
-def execute(run: dict, out: Path, device_env: dict | None = None, notebook: Path = NOTEBOOK) -> dict:
-    """Run one notebook with papermill in a subprocess (its own env: one GPU per job)."""
-    run_dir = (out / run["name"]).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    params = {**run["params"], "out_dir": str(run_dir)}
-    (run_dir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(run_dir / "07_training.ipynb"),
-           "-f", str(run_dir / "params.yaml"), "--cwd", str(notebook.parent), "--no-progress-bar", "-k", "python3"]
-    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "ATTNLIB_QUIET": "1", **(device_env or {})}
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    status = {"name": run["name"], "seconds": round(time.perf_counter() - t0, 1), "ok": proc.returncode == 0}
-    if not status["ok"]:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        status["error"] = next((ln for ln in reversed(lines) if "Error" in ln or "Exception" in ln), lines[-1] if lines else "?")
-        (run_dir / "error.log").write_text(proc.stderr)
-    return status
+def asked_config(run: dict, run_dir: Path) -> tuple[dict, dict]:
+    """The effective config (as a dict) that the grid asks for this run, and the profile's changes."""
+    from attnlib.config import make_config
+
+    params = {k: v for k, v in run["params"].items() if k != "profile"}
+    out_dir = str(Path(run_dir).resolve())
+    config, changes = make_config(run["params"].get("profile") or None, **params, out_dir=out_dir)
+    return config.to_dict(), changes
 
 
-def run_batch(grid_path, out, jobs: int = 1, notebook: Path = NOTEBOOK, log=print) -> dict:
-    """Execute every incomplete run of the grid; return ``{"ran", "skipped", "failed"}`` and write the summary."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs = read_grid(grid_path)
-    todo = [r for r in runs if not is_complete(out / r["name"])]
-    skipped = [r["name"] for r in runs if r not in todo]
-    log(f"{len(runs)} runs in {grid_path}: {len(skipped)} already complete, {len(todo)} to run, {jobs} at a time")
-    gpus = _gpu_count()
+def differing_fields(rec: dict, asked: dict, changes: dict, run: dict) -> list[str]:
+    """The fields where a record's config is not the asked one (``config_mismatch``), less those
+    that the profile sets by device (the paper profile's fast path on CUDA) and the grid leaves open:
+    a login node without a GPU plans what a GPU node ran."""
+    from attnlib.config import PROFILES, config_mismatch
 
-    def job(i_run):
-        i, run = i_run
-        env = {"CUDA_VISIBLE_DEVICES": str(i % gpus)} if gpus > 1 else None
-        status = execute(run, out, env, notebook)
-        log(f"  {'done  ' if status['ok'] else 'FAILED'} {run['name']} ({status['seconds']} s)"
-            + ("" if status["ok"] else f": {status['error']}"))
-        return status
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        statuses = list(pool.map(job, enumerate(todo)))
-    failed = [s for s in statuses if not s["ok"]]
-    (out / "failures.json").write_text(json.dumps(failed, indent=1))
-    summarize_results(out, runs)
-    return {"ran": [s["name"] for s in statuses if s["ok"]], "skipped": skipped, "failed": failed}
+    fixed = set(PROFILES.get(run["params"].get("profile"), {})) | set(run["params"])
+    by_device = (set(rec.get("profile_changes") or {}) | set(changes)) - fixed
+    return [f for f in config_mismatch(rec.get("config") or {}, asked) if f not in by_device]
 
 
-def _gpu_count() -> int:
+def run_state(out, run: dict) -> dict:
+    """What ``out/<name>/`` says about one run of the grid: ``{"name", "state", "detail", "fields"}``.
+
+    state: complete | changed (recorded with other settings: ``fields``) | invalid (parameters
+    make_config rejects) | failed | interrupted | not started | queued | running | submitted
+    """
+    run_dir = Path(out) / run["name"]
+    state = {"name": run["name"], "state": "", "detail": "", "fields": []}
     try:
-        import torch
+        asked, changes = asked_config(run, run_dir)
+    except (TypeError, ValueError) as err:
+        return {**state, "state": "invalid", "detail": f"invalid parameters: {err}"}
+    rec = read_json(run_dir / "run.json")
+    if rec is not None:
+        fields = differing_fields(rec, asked, changes, run)
+        if fields:
+            was = ", ".join(f"{f}={rec['config'].get(f, '<missing>')!r}" for f in fields)
+            now = ", ".join(f"{f}={asked.get(f, '<missing>')!r}" for f in fields)
+            return {**state, "state": "changed", "fields": fields, "detail": f"recorded {was}; the grid asks {now}"}
+        if rec.get("complete"):
+            return {**state, "state": "complete"}
+    name, detail = job_state(run_dir)
+    return {**state, "state": name, "detail": detail}
 
-        return torch.cuda.device_count()
-    except Exception:  # pragma: no cover
-        return 0
+
+def foreign_runs(out, runs: list[dict]) -> list[str]:
+    """Folders under ``out`` that hold a run (params.yaml or run.json) that is none of ``runs``."""
+    names, out = {r["name"] for r in runs}, Path(out)
+    if not out.is_dir():
+        return []
+    return sorted(p.name for p in out.iterdir() if p.is_dir() and p.name not in names
+                  and ((p / "params.yaml").exists() or (p / "run.json").exists()))
 
 
-def collect(out, runs=None) -> list[dict]:
-    """One row per complete run: config name, seed, and both protocols' test metrics."""
+def plan_batch(out, runs: list[dict], rerun_changed: bool = False) -> dict:
+    """Sort the grid's runs by state: ``{"todo", "rerun", "skipped", "waiting", "invalid", "states"}``.
+
+    Raises BatchError when ``out`` holds another grid's runs, or a run recorded with other
+    settings (unless ``rerun_changed``: those go to "todo" and "rerun", to be cleared first).
+    """
+    foreign = foreign_runs(out, runs)
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise BatchError(f"{out} holds runs that are not in this grid ({', '.join(foreign[:3])}{more}): "
+                         "use another --out, or the grid that made them.")
+    states = [run_state(out, r) for r in runs]
+    changed = [s for s in states if s["state"] == "changed"]
+    if changed and not rerun_changed:
+        what = "; ".join(f"{Path(out) / s['name']} ({', '.join(s['fields'])})" for s in changed)
+        raise BatchError(f"runs were recorded with other settings than the grid asks for: {what}: "
+                         "pass --rerun-changed to overwrite them, or use another --out.")
+    by = {s["name"]: s["state"] for s in states}
+
+    def pick(*names):
+        return [r for r in runs if by[r["name"]] in names]
+
+    return {"todo": pick(*TODO_STATES, "changed"), "rerun": pick("changed"), "skipped": pick("complete"),
+            "waiting": pick(*WAITING_STATES), "states": states,
+            "invalid": [{"name": s["name"], "ok": False, "error": s["detail"]}
+                        for s in states if s["state"] == "invalid"]}
+
+
+def run_batch(grid_path, out, executor: str = "local", jobs: int = 1, slurm: dict | None = None, wait: bool = False,
+              rerun_changed: bool = False, notebook: Path = NOTEBOOK, log=None) -> dict:
+    """Run (local: block) or submit (slurm: one job array) every run of the grid that is not complete.
+
+    ``jobs``: local runs at once; ``slurm``: options over the grid's slurm block (None = keep the
+    grid's); ``wait``: block until the SLURM jobs end. Returns ``{"ran", "skipped", "failed",
+    "submitted", "waiting"}``: names, except failed = ``[{"name", "error", ...}]``.
+    """
+    log = log or (lambda *_: None)
+    if executor not in EXECUTORS:
+        raise BatchError(f"unknown executor {executor!r}: choose one of {list(EXECUTORS)}.")
+    if executor == "slurm":
+        require_slurm()
+    out, runs, cli = Path(out), read_grid(grid_path), check_slurm_options(slurm, "command line")
+    options = {**read_slurm(grid_path), **{k: v for k, v in cli.items() if v is not None}}
+    plan = plan_batch(out, runs, rerun_changed)
+    todo = plan["todo"]
+    where = f", {jobs} at a time" if executor == "local" else " on SLURM"
+    log(f"{len(runs)} runs in {grid_path}: {len(plan['skipped'])} complete, {len(plan['waiting'])} queued or running, "
+        f"{len(plan['invalid'])} invalid, {len(todo)} to run{where}")
+    for s in plan["invalid"]:
+        log(f"  INVALID {s['name']}: {s['error']}")
+    out.mkdir(parents=True, exist_ok=True)
+    for run in plan["rerun"]:
+        shutil.rmtree(out / run["name"])
+    statuses, submitted = [], []
+    if executor == "local":
+        statuses = run_local(todo, out, jobs, cli.get("timeout_min"), notebook, log)
+    elif todo:
+        submitted = submit_slurm(todo, out, options, f"attnlib-{Path(grid_path).stem}", notebook)
+        log(f"  submitted {len(todo)} runs as SLURM job array {str(submitted[0].job_id).split('_')[0]}")
+        statuses = wait_slurm(submitted, todo, out) if wait else []
+    failed = plan["invalid"] + [s for s in statuses if not s["ok"]]
+    (out / "failures.json").write_text(json.dumps(failed, indent=1))
+    if executor == "local" or wait:
+        summarize_results(out, runs, failed)
+    return {"ran": [s["name"] for s in statuses if s["ok"]], "skipped": [r["name"] for r in plan["skipped"]],
+            "failed": failed, "submitted": [r["name"] for r in todo] if submitted else [],
+            "waiting": [r["name"] for r in plan["waiting"]]}
+
+
+def batch_status(grid_path, out) -> list[dict]:
+    """The state of every run of the grid (see :func:`run_state`), from the run folders and SLURM."""
+    runs = read_grid(grid_path)
+    return plan_batch(out, runs, rerun_changed=True)["states"]
+
+
+def format_status(states: list[dict]) -> list[str]:
+    """Lines for ``batch --status``: one per run (name, state, detail), then the counts."""
+    width = max([len(s["name"]) for s in states] or [1])
+    lines = [f"{s['name']:<{width}}  {s['state']:<11}  {s['detail']}".rstrip() for s in states]
+    counts: dict[str, int] = {}
+    for s in states:
+        counts[s["state"]] = counts.get(s["state"], 0) + 1
+    return lines + [f"{len(states)} runs: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
+
+
+def collect(out, runs: list[dict] | None = None) -> list[dict]:
+    """One row per complete run: config name, seed, and both protocols' test metrics.
+
+    With ``runs`` (a grid's), only those runs, and only where the record is the grid's config;
+    without, every complete ``out/*/run.json``.
+    """
+    if runs is None:
+        recs = [(p.parent.name.rsplit("_s", 1)[0], p) for p in sorted(Path(out).glob("*/run.json"))]
+    else:
+        recs = [(r["config"], Path(out) / r["name"] / "run.json") for r in runs
+                if run_state(out, r)["state"] == "complete"]
     rows = []
-    for rec_path in sorted(Path(out).glob("*/run.json")):
-        rec = json.loads(rec_path.read_text())
-        if not rec.get("complete"):
+    for config_name, rec_path in recs:
+        rec = read_json(rec_path)
+        if not rec or not rec.get("complete"):
             continue
-        name = rec_path.parent.name
-        config_name = name.rsplit("_s", 1)[0]
         for protocol in ("paper_protocol", "honest"):
             s = rec["summary"][protocol]
             rows.append({"config": config_name, "seed": rec["config"]["seed"], "protocol": protocol, "epoch": s["epoch"],
@@ -137,10 +260,14 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return table
 
 
-def summarize_results(out, runs=None) -> list[dict]:
-    """Write ``summary.csv`` and ``summary.md`` under ``out``; return the aggregated rows."""
+def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | None = None) -> list[dict]:
+    """Write ``summary.csv`` and ``summary.md`` under ``out``; return the aggregated rows.
+
+    ``runs``: the grid's (None: every run folder); ``failed``: ``[{"name", "error"}]`` to list
+    (None: the failed and invalid runs among ``runs``, else ``failures.json``).
+    """
     out = Path(out)
-    table = aggregate(collect(out))
+    table = aggregate(collect(out, runs))
     cols = ["config", "protocol", "n_seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "sd")]
     with open(out / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
@@ -150,7 +277,11 @@ def summarize_results(out, runs=None) -> list[dict]:
     for r in table:
         cells = [f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_sd']:.4f}" if r["n_seeds"] > 1 else f"{r[f'{m}_mean']:.4f}" for m in METRICS]
         lines.append(f"| {r['config']} | {r['protocol']} | {r['n_seeds']} | " + " | ".join(cells) + " |")
-    failed = json.loads((out / "failures.json").read_text()) if (out / "failures.json").exists() else []
+    if failed is None and runs is not None:
+        failed = [{"name": s["name"], "error": s["detail"]} for s in (run_state(out, r) for r in runs)
+                  if s["state"] in ("failed", "invalid")]
+    if failed is None:
+        failed = read_json(out / "failures.json") or []
     if failed:
         lines += ["", "Failed runs:", *[f"- {s['name']}: {s['error']}" for s in failed]]
     (out / "summary.md").write_text("\n".join(lines) + "\n")

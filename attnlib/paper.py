@@ -36,36 +36,73 @@ def paper_value(config: str, metric: str = "mean_iou") -> float:
     return PAPER_RESULTS[config][METRICS4.index(metric)]
 
 
-def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou") -> list[dict]:
-    """Test each claim on our per-seed rows (``experiments.collect``) under one protocol.
+VERDICT_RULE = (
+    "For each claim \"A beats B\" we pair the runs by seed (same seed: same crops, same "
+    "augmentation, same initial draw where the shapes allow), take the differences A - B, and "
+    "give their mean with a 95% interval from the t distribution (n - 1 degrees of freedom). "
+    "The verdict is \"holds\" when the whole interval lies above 0, \"reversed\" when it lies "
+    "below 0, and \"too small to tell at this scale\" otherwise. With fewer than two paired "
+    "seeds there is no interval: \"n/a\"."
+)
 
-    The verdict compares the mean difference over seeds with its standard error
-    ``sqrt(sd_a^2/n_a + sd_b^2/n_b)``: "holds" when the difference is positive and more than two
-    standard errors, "reversed" when it is negative by more than two, "within noise" otherwise.
-    With fewer than two seeds on either side there is no noise estimate: "untested (1 seed)".
-    """
+
+def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict:
+    """Mean, sd and ``level`` t-interval of ``a[seed] - b[seed]`` over the seeds both have."""
+    from scipy import stats
+
+    seeds = sorted(set(a) & set(b))
+    d = np.array([a[s] - b[s] for s in seeds], dtype=float)
+    out = {"n": len(d), "seeds": seeds, "mean": float(d.mean()) if len(d) else None, "sd": None, "lo": None, "hi": None}
+    if len(d) >= 2:
+        sd = float(d.std(ddof=1))
+        half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1)) * sd / np.sqrt(len(d))
+        out.update(sd=sd, lo=out["mean"] - half, hi=out["mean"] + half)
+    return out
+
+
+def verdict(diff: dict) -> str:
+    if diff["lo"] is None:
+        return "n/a"
+    if diff["lo"] > 0:
+        return "holds"
+    if diff["hi"] < 0:
+        return "reversed"
+    return "too small to tell at this scale"
+
+
+def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop") -> list[dict]:
+    """Test each of :data:`CLAIMS` on per-seed rows (``experiments.collect``) under one protocol.
+
+    Returns one dict per claim: the paper's difference, our paired difference (mean, sd,
+    95% t-interval over seeds), the verdict (:data:`VERDICT_RULE`), whether the paper's
+    difference lies inside our interval, and a label such as ``"laptop, n=5"``."""
     out = []
     for claim, better, worse in CLAIMS:
-        a = np.array([r[metric] for r in rows if r["config"] == better and r["protocol"] == protocol])
-        b = np.array([r[metric] for r in rows if r["config"] == worse and r["protocol"] == protocol])
-        row = {"claim": claim, "paper_diff": paper_value(better, metric) - paper_value(worse, metric)}
-        if len(a) == 0 or len(b) == 0:
-            out.append(row | {"our_diff": float("nan"), "se": float("nan"), "seeds": (len(a), len(b)), "verdict": "not run"})
-            continue
-        diff = float(a.mean() - b.mean())
-        if min(len(a), len(b)) < 2:
-            se, verdict = float("nan"), "untested (1 seed)"
-        else:
-            se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
-            verdict = "holds" if diff > 2 * se else "reversed" if diff < -2 * se else "within noise"
-        out.append(row | {"our_diff": diff, "se": se, "seeds": (len(a), len(b)), "verdict": verdict})
+        per = {cfg: {r["seed"]: r[metric] for r in rows if r["config"] == cfg and r["protocol"] == protocol}
+               for cfg in (better, worse)}
+        diff = paired_difference(per[better], per[worse])
+        paper_diff = paper_value(better, metric) - paper_value(worse, metric)
+        inside = None if diff["lo"] is None else bool(diff["lo"] <= paper_diff <= diff["hi"])
+        out.append({"claim": claim, "better": better, "worse": worse, "paper_diff": paper_diff, **diff,
+                    "verdict": verdict(diff) if diff["n"] else "not run", "paper_inside": inside,
+                    "label": f"{scale}, n={diff['n']}"})
     return out
+
+
+def _num(x, digits: int = 4, sign: bool = False) -> str:
+    """A number for a table, or "n/a" (never nan)."""
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "n/a"
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
 def claims_table(claims: list[dict], digits: int = 4) -> str:
     """Markdown table of :func:`check_claims` rows."""
-    lines = ["| claim | paper Δ mIoU | our Δ mIoU | ± SE | seeds | verdict |", "|---|---|---|---|---|---|"]
+    lines = ["| claim | scale | paper Δ | our Δ (mean) | sd | 95% interval | verdict | paper Δ inside? |",
+             "|---|---|---|---|---|---|---|---|"]
     for c in claims:
-        lines.append(f"| {c['claim']} | {c['paper_diff']:+.{digits}f} | {c['our_diff']:+.{digits}f} | "
-                     f"{c['se']:.{digits}f} | {c['seeds'][0]} vs {c['seeds'][1]} | {c['verdict']} |")
+        interval = "n/a" if c["lo"] is None else f"[{_num(c['lo'], digits, True)}, {_num(c['hi'], digits, True)}]"
+        inside = "n/a" if c["paper_inside"] is None else ("yes" if c["paper_inside"] else "no")
+        lines.append(f"| {c['claim']} | {c['label']} | {_num(c['paper_diff'], digits, True)} | "
+                     f"{_num(c['mean'], digits, True)} | {_num(c['sd'], digits)} | {interval} | {c['verdict']} | {inside} |")
     return "\n".join(lines)

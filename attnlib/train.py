@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from attnlib import fastpath
+from attnlib.builder import build
 from attnlib.checkpoints import CHECKPOINT, RECORD, load_checkpoint, save_atomic, write_json_atomic
 from attnlib.checkpoints import export_weights, load_run  # noqa: F401  (re-exported for notebooks)
 from attnlib.config import Config, config_mismatch
@@ -82,20 +83,6 @@ class Run:
 
 
 # --- the steps of fit ---------------------------------------------------------------------
-
-def _build(config: Config, device: torch.device):
-    from attnlib.losses import build_loss
-    from attnlib.models import build_model
-
-    model = build_model(config.model, gate=None if config.gate == "none" else config.gate,
-                        widths=tuple(config.widths), deep_supervision=config.deep_supervision).to(device)
-    fused = {"fused": True} if device.type == "cuda" else {}
-    if config.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
-    else:  # SGD with momentum 0.9 (the paper's text names SGD, not its momentum)
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    return model, opt, build_loss(config.loss)
-
 
 def _prepare_data(config: Config, device: torch.device):
     from attnlib import augment, data
@@ -227,7 +214,7 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
     torch.manual_seed(config.seed)
 
     images, labels, split, loader = _prepare_data(config, device)
-    model, opt, loss_fn = _build(config, device)
+    model, loss_fn, opt = build(config, device)
     state = _resume(config, out / CHECKPOINT, device)
     fast = state["fast_path"] if state and "fast_path" in state else fastpath.choose(
         device, config.amp, config.channels_last, config.compile)

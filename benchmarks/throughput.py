@@ -1,16 +1,19 @@
 """Training throughput: the paper's code path against ours, for UNet and UNet++ (gate none/sse).
 
     python benchmarks/throughput.py                      # the GPU benchmark (paper widths, 512x512)
+    python benchmarks/throughput.py --cpu --save         # the CPU benchmark: laptop and paper widths
     python benchmarks/throughput.py --tiny               # seconds on a CPU (what CI runs)
 
 Paths:
-  paper  fp32 eager, batch 4 (UNet++: 1), Adam, framework defaults (as the paper's code).
-  ours   bf16 autocast (CUDA), channels_last, torch.compile (CUDA), fused Adam (CUDA),
-         cudnn.benchmark, the largest batch that fits (powers of two up to --max-batch).
+  paper  fp32 eager, contiguous, batch 4 (UNet++: 1), Adam, framework defaults (the paper's code).
+  ours   what ``fit`` chooses (:mod:`attnlib.fastpath`): bf16 autocast and channels_last on CUDA
+         and on a CPU with AMX; on CUDA also torch.compile, fused Adam, cudnn.benchmark and the
+         largest batch that fits (powers of two up to --max-batch). On a CPU the batch is fixed.
 
 For each it reports images/s of a full training step (forward, loss, backward, Adam), the
-achieved TFLOP/s (FLOPs of one step counted with torch.utils.flop_counter), the fraction of
-a bf16 matmul peak measured in the same run, and peak memory. Rows go to a JSON file.
+achieved TFLOP/s (FLOPs of one step counted with torch.utils.flop_counter), the fraction of an
+fp32 and of a bf16 matmul peak measured in the same run, and peak memory (CUDA). Rows go to a
+JSON file; ``--save`` names it ``benchmarks/results/<device>-<date>.json``.
 """
 from __future__ import annotations
 
@@ -25,13 +28,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from attnlib.models import build_model
-from attnlib.train import resolve_device
+from attnlib import fastpath
+from attnlib.inference import resolve_device
+from attnlib.models import PAPER_WIDTHS, build_model
+
+LAPTOP_WIDTHS, TINY_WIDTHS = (16, 32, 64, 128, 256), (4, 8, 16, 32, 64)
 
 
-def matmul_peak_tflops(device: torch.device, n: int, iters: int = 20) -> float:
-    """bf16 (CUDA) or fp32 (CPU) square matmul rate: the yardstick for "% of peak"."""
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+def matmul_peak_tflops(device: torch.device, n: int, dtype=torch.bfloat16, iters: int = 20) -> float:
+    """Square matmul rate in ``dtype``: the yardstick for "% of peak"."""
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
@@ -51,12 +56,13 @@ def _sync(device):
 def make_step(model_name, gate, widths, device, fast: bool):
     model = build_model(model_name, gate=None if gate == "none" else gate, widths=widths).to(device)
     cuda = device.type == "cuda"
-    if fast:
+    choice = fastpath.choose(device) if fast else {"amp": "off", "channels_last": False}
+    if choice["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if fast and cuda else {}))
     fwd = torch.compile(model) if fast and cuda else model
-    amp = torch.autocast(device.type, dtype=torch.bfloat16) if fast and cuda else nullcontext()
-    fmt = torch.channels_last if fast else torch.contiguous_format
+    amp = torch.autocast(device.type, dtype=torch.bfloat16) if choice["amp"] == "bf16" else nullcontext()
+    fmt = torch.channels_last if choice["channels_last"] else torch.contiguous_format
 
     def step(x, y):
         x = x.contiguous(memory_format=fmt)
@@ -93,52 +99,89 @@ def measure(step, batch, size, device, steps, warmup) -> tuple[float, float]:
     return batch * steps / (time.perf_counter() - t0), time.perf_counter() - t0
 
 
+def cases(args, device) -> list[tuple[str, tuple, int, dict]]:
+    """(widths name, widths, crop size, {path: batch}) to measure."""
+    if args.tiny:
+        return [("tiny", TINY_WIDTHS, 64, {})]
+    if args.cpu:  # the laptop profile's model and crops, and the paper's widths on small crops
+        return [("laptop", LAPTOP_WIDTHS, 128, {"paper": 8, "ours": 8}), ("paper", PAPER_WIDTHS, 128, {})]
+    return [("paper", PAPER_WIDTHS, args.size, {})]
+
+
+def batches_for(path, model_name, fixed: dict, device, max_batch) -> list[int]:
+    if path in fixed:
+        return [fixed[path]]
+    if path == "paper" or device.type != "cuda":
+        return [4 if model_name == "unet" else 1]
+    return [2**k for k in range(max_batch.bit_length())][::-1]  # ours on CUDA: the largest that fits
+
+
+def measure_one(model_name, gate, widths, size, path, batches, device, args) -> dict:
+    for batch in batches:  # the first that fits
+        try:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            model, step = make_step(model_name, gate, widths, device, path == "ours")
+            ips, secs = measure(step, batch, size, device, args.steps, args.warmup)
+            break
+        except torch.OutOfMemoryError:
+            model = step = None  # free the failed attempt, try half the batch
+    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    del model, step
+    return {"batch": batch, "images_per_s": ips, "seconds": secs, "peak_memory_gib": mem}
+
+
 def run(args) -> list[dict]:
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    widths = (4, 8, 16, 32, 64) if args.tiny else (64, 128, 256, 512, 1024)
-    size = 64 if args.tiny else args.size
-    peak = matmul_peak_tflops(device, 256 if args.tiny else 8192)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    n = 256 if args.tiny else 4096 if device.type == "cpu" else 8192
+    peaks = {"fp32": matmul_peak_tflops(device, n, torch.float32), "bf16": matmul_peak_tflops(device, n)}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    fast = fastpath.choose(device)
     rows = []
-    for model_name in args.models:
-        for gate in args.gates:
-            flops_per_image = step_flops(model_name, gate, widths, size)
-            for path in ("paper", "ours"):
-                fast = path == "ours"
-                batches = [4 if model_name == "unet" else 1] if not fast else [2**k for k in range(args.max_batch.bit_length())][::-1]
-                for batch in batches:  # ours: the largest power of two that fits
-                    try:
-                        if device.type == "cuda":
-                            torch.cuda.empty_cache()
-                            torch.cuda.reset_peak_memory_stats(device)
-                        model, step = make_step(model_name, gate, widths, device, fast)
-                        ips, secs = measure(step, batch, size, device, args.steps, args.warmup)
-                        break
-                    except torch.OutOfMemoryError:
-                        model = step = None  # free the failed attempt, try half the batch
-                        continue
-                mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-                tflops = flops_per_image * ips / 1e12
-                rows.append({"model": model_name, "gate": gate, "path": path, "batch": batch, "size": size,
-                             "images_per_s": ips, "tflops": tflops, "peak_tflops": peak, "peak_fraction": tflops / peak,
-                             "peak_memory_gib": mem, "device": name, "torch": torch.__version__, "seconds": secs})
-                del model, step
+    for widths_name, widths, size, fixed in cases(args, device):
+        for model_name in args.models:
+            for gate in args.gates:
+                flops_per_image = step_flops(model_name, gate, widths, size)
+                for path in ("paper", "ours"):
+                    r = measure_one(model_name, gate, widths, size, path,
+                                    batches_for(path, model_name, fixed, device, args.max_batch), device, args)
+                    tflops = flops_per_image * r["images_per_s"] / 1e12
+                    rows.append({"model": model_name, "gate": gate, "path": path, "widths": widths_name,
+                                 "size": size, **r, "tflops": tflops, "gflops": tflops * 1e3,
+                                 "peak_tflops": peaks["bf16"], "peak_fraction": tflops / peaks["bf16"],
+                                 "fp32_peak_tflops": peaks["fp32"], "fp32_peak_fraction": tflops / peaks["fp32"],
+                                 "dtype": fast["dtype"] if path == "ours" else "float32",
+                                 "threads": torch.get_num_threads(), "device": name, "torch": torch.__version__})
     return rows
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``platform.processor()`` is empty on Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def table(rows) -> str:
-    lines = ["| model | gate | path | batch | images/s | TFLOP/s | % of peak | memory GiB |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | gate | widths | path | dtype | batch | images/s | GFLOP/s | % fp32 peak | % bf16 peak |"
+             " memory GiB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['gate']} | {r['path']} | {r['batch']} | {r['images_per_s']:.1f} | "
-                     f"{r['tflops']:.2f} | {100 * r['peak_fraction']:.1f} | {r['peak_memory_gib']:.1f} |")
+        lines.append(f"| {r['model']} | {r['gate']} | {r['widths']} | {r['path']} | {r['dtype']} | {r['batch']} | "
+                     f"{r['images_per_s']:.2f} | {r['gflops']:.0f} | {100 * r['fp32_peak_fraction']:.1f} | "
+                     f"{100 * r['peak_fraction']:.1f} | {r['peak_memory_gib']:.1f} |")
     return "\n".join(lines)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tiny", action="store_true", help="tiny widths at 64x64: a CPU smoke run")
+    ap.add_argument("--cpu", action="store_true", help="laptop and paper widths on 128 x 128 crops (a CPU)")
+    ap.add_argument("--save", action="store_true", help="write benchmarks/results/<device>-<date>.json")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--models", nargs="+", default=["unet", "unetpp"])
@@ -149,6 +192,9 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="JSON file for the rows")
     args = ap.parse_args(argv)
     rows = run(args)
+    if args.save and not args.out:
+        slug = "".join(c if c.isalnum() else "-" for c in rows[0]["device"]).strip("-").lower()
+        args.out = Path(__file__).parent / "results" / f"{slug}-{time.strftime('%Y-%m-%d')}.json"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(rows, indent=1))

@@ -18,9 +18,19 @@ Run::
    page of the sidebar table of contents with Debian's chromium driven by playwright.
    On each page it checks: no error output, every <img> loaded, MathJax typeset every
    formula (no raw ``\\(`` / ``$$`` left, no MathJax errors), nothing was requested from
-   another host, no asset failed to load, no JavaScript error.  It saves a full-page
-   screenshot of each page to ``_build/screenshots/<page>.png``.
+   another host, no asset failed to load, no JavaScript error, and nothing is wider
+   than the article column: no table (or its scroll container), no image, and on the
+   pages under ``book/`` no code block (``scrollWidth > clientWidth`` of each ``<pre>``,
+   or its right edge past the column's), with collapsed cells opened first.  It saves
+   a full-page screenshot of each page to ``_build/screenshots/<page>.png``.
    Skipped if /usr/bin/chromium is missing (``scripts/install_chromium.sh`` installs it).
+3. ``test_notebook_code_blocks_fit_column``: the same code-block width check on the
+   notebook pages (inputs and outputs), from the same browser pass.
+4. ``test_setup_cells_work`` runs the setup cells of ``book/run_on_colab_or_gpu.md``
+   (templates ``book/_data/colab_*.txt``, repository URL from ``_config.yml``) against
+   this checkout: the URL replaced by ``file://<checkout>``, ``pip install`` into a
+   temporary target with ``--no-deps --no-build-isolation`` (fast, offline), the data
+   command with ``--root $ATTNLIB_DATA``, plus a corrupted copy for the checksum error.
 """
 from __future__ import annotations
 
@@ -236,12 +246,88 @@ _JS_TOC_LINKS = """
 """
 
 
+# Widths.  Collapsed cells (<details>, e.g. the hidden "Solution" cells) are opened first,
+# so their code is measured too.  The column is the article's content box.
+_JS_WIDTHS = r"""
+async () => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  // Opened cells may show text in fonts not loaded yet (MathJax's): wait for them, so
+  // that widths are final and no font request is cut off by the next navigation.
+  await new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  if (document.fonts && document.fonts.ready) { await document.fonts.ready; }
+  const article = document.querySelector('article.bd-article')
+               || document.querySelector('main') || document.body;
+  const box = article.getBoundingClientRect();
+  const cs = getComputedStyle(article);
+  const right = box.right - parseFloat(cs.paddingRight) - parseFloat(cs.borderRightWidth);
+  const width = right - (box.left + parseFloat(cs.paddingLeft) + parseFloat(cs.borderLeftWidth));
+  const cells = Array.from(article.querySelectorAll('.cell'));
+  const where = el => {
+    const cell = el.closest('.cell');
+    if (!cell) {
+      const sec = el.closest('section[id]');
+      return 'text block' + (sec ? ' in #' + sec.id : '');
+    }
+    const part = el.closest('.cell_output') ? 'output' : 'input';
+    return `cell ${cells.indexOf(cell) + 1} ${part}`;
+  };
+  const visible = el => el.getClientRects().length > 0;
+  const out = [];
+  for (const pre of article.querySelectorAll('pre')) {
+    if (!visible(pre)) continue;
+    const r = pre.getBoundingClientRect();
+    if (pre.scrollWidth > pre.clientWidth + 1 || r.right > right + 1) {
+      const lines = pre.textContent.split('\n');
+      const longest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+      out.push({kind: 'code', where: where(pre), need: pre.scrollWidth,
+                have: Math.round(Math.min(pre.clientWidth, width)),
+                chars: longest.length, text: longest.trim().slice(0, 70)});
+    }
+  }
+  for (const table of article.querySelectorAll('table')) {
+    if (!visible(table)) continue;
+    const r = table.getBoundingClientRect();
+    const scroller = table.closest('.pst-scrollable-table-container, .table-wrapper, .output');
+    const scrolls = scroller && scroller.scrollWidth > scroller.clientWidth + 1;
+    if (scrolls || r.right > right + 1 || r.width > width + 1) {
+      out.push({kind: 'table', where: where(table), need: Math.round(r.width),
+                have: Math.round(width),
+                text: table.innerText.trim().split('\n')[0].slice(0, 70)});
+    }
+  }
+  for (const img of article.querySelectorAll('img, svg:not(mjx-container svg)')) {
+    if (!visible(img)) continue;
+    const r = img.getBoundingClientRect();
+    if (r.right > right + 1 || r.width > width + 1) {
+      out.push({kind: 'figure', where: where(img), need: Math.round(r.width),
+                have: Math.round(width),
+                text: (img.getAttribute('src') || img.tagName).slice(-70)});
+    }
+  }
+  return {column: Math.round(width), items: out};
+}
+"""
+
+
 def _shot_name(rel: str) -> str:
     stem = rel[:-5] if rel.endswith(".html") else rel
     return re.sub(r"[^A-Za-z0-9_.-]+", "__", stem).strip("_") or "index"
 
 
-def test_book_pages_in_browser(book_server):
+def _is_notebook_page(rel: str) -> bool:
+    """Chapter pages built from notebooks/*.ipynb (the other pages are book/*.md)."""
+    return rel.startswith("notebooks/")
+
+
+def _format_width(item: dict) -> str:
+    chars = f", longest line {item['chars']} chars" if "chars" in item else ""
+    return (f"{item['kind']} wider than the column at {item['where']}: needs {item['need']} px, "
+            f"has {item['have']} px{chars}: {item['text']!r}")
+
+
+@pytest.fixture(scope="module")
+def browser_report(book_server):
+    """Visit every toc page once in headless chromium; return what was found on each."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: run scripts/install_chromium.sh (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
@@ -250,6 +336,7 @@ def test_book_pages_in_browser(book_server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     problems: dict[str, list[str]] = {}
+    widths: dict[str, list[dict]] = {}
     remote: list[str] = []
     http_errors: list[str] = []
     js_errors: list[str] = []
@@ -327,22 +414,114 @@ def test_book_pages_in_browser(book_server):
                 if info["mathErrors"]:
                     issues.append(f"MathJax errors: {info['mathErrors'][:5]}")
                 page.screenshot(path=str(SHOTS / f"{_shot_name(rel)}.png"), full_page=True)
+                measured = page.evaluate(_JS_WIDTHS)  # after the screenshot: it opens <details>
+                widths[rel] = measured["items"]
                 if issues:
                     problems[rel] = issues
                 summary.append(f"{rel}: {info['typeset']}/{info['mathCount']} formulas typeset, "
-                               f"{info['images']} images, {time.monotonic() - t_page:.1f} s")
+                               f"{info['images']} images, column {measured['column']} px, "
+                               f"{len(measured['items'])} too wide, {time.monotonic() - t_page:.1f} s")
         finally:
             browser.close()
 
     seconds = time.monotonic() - t0
     print(f"browser check: {len(pages)} pages in {seconds:.1f} s; screenshots in {SHOTS}")
     print("\n".join(summary))
+    return {"pages": pages, "problems": problems, "widths": widths, "remote": remote,
+            "http_errors": http_errors, "js_errors": js_errors}
+
+
+def test_book_pages_in_browser(browser_report):
+    r = browser_report
+    problems = {rel: list(issues) for rel, issues in r["problems"].items()}
+    for rel, items in r["widths"].items():
+        for item in items:
+            # Code blocks of the notebook pages are checked by the next test.
+            if item["kind"] != "code" or not _is_notebook_page(rel):
+                problems.setdefault(rel, []).append(_format_width(item))
     report = [f"{rel}:\n  " + "\n  ".join(issues) for rel, issues in problems.items()]
-    if remote:
+    if r["remote"]:
         report.append("requests to other hosts (the book must work offline):\n  "
-                      + "\n  ".join(sorted(set(remote))))
-    if http_errors:
-        report.append("assets that failed to load:\n  " + "\n  ".join(sorted(set(http_errors))))
-    if js_errors:
-        report.append("JavaScript errors:\n  " + "\n  ".join(js_errors))
+                      + "\n  ".join(sorted(set(r["remote"]))))
+    if r["http_errors"]:
+        report.append("assets that failed to load:\n  " + "\n  ".join(sorted(set(r["http_errors"]))))
+    if r["js_errors"]:
+        report.append("JavaScript errors:\n  " + "\n  ".join(r["js_errors"]))
     assert not report, "book pages have problems:\n" + "\n".join(report)
+
+
+@pytest.mark.xfail(reason="notebook sources not yet reformatted", strict=False)
+def test_notebook_code_blocks_fit_column(browser_report):
+    """Every code block (input or output) of the notebook pages fits the article column."""
+    wide = {rel: [_format_width(i) for i in items if i["kind"] == "code"]
+            for rel, items in browser_report["widths"].items() if _is_notebook_page(rel)}
+    wide = {rel: lines for rel, lines in wide.items() if lines}
+    count = sum(len(v) for v in wide.values())
+    assert not wide, (f"{count} code blocks wider than the column on {len(wide)} notebook pages:\n"
+                      + "\n".join(f"{rel}:\n  " + "\n  ".join(v) for rel, v in wide.items()))
+
+
+# --------------------------------------------------------------------------- setup cells
+
+SETUP_TEMPLATES = ("colab_setup.txt", "colab_clone.txt")
+
+
+def _setup_commands(template: str, repo_url: str) -> list[list[str]]:
+    """The shell commands of a setup-cell template (``%pip``/``!cmd`` lines, comments dropped)."""
+    import shlex
+
+    text = (ROOT / "book" / "_data" / template).read_text().format(repo_url=repo_url)
+    return [shlex.split(line.strip().lstrip("%!")) for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_setup_cells_work(tmp_path):
+    """The Colab/GPU setup cells install this checkout and verify the data."""
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert url.startswith("https://"), f"repository.url in _config.yml is not an https URL: {url!r}"
+    data_dir = os.environ.get("ATTNLIB_DATA")
+    if not data_dir or not (Path(data_dir) / "train" / "image" / "0.png").exists():
+        pytest.skip("ATTNLIB_DATA does not point at a copy of the ISBI 2012 data")
+    local = f"file://{ROOT}"  # git clones the committed HEAD of this checkout
+    target, cwd = tmp_path / "site", tmp_path / "work"
+    cwd.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target), "NO_ALBUMENTATIONS_UPDATE": "1"}
+    seen = []
+
+    def run(cmd, **kw):
+        proc = subprocess.run(cmd, cwd=kw.pop("cwd", cwd), env=kw.pop("env", env),
+                              capture_output=True, text=True, timeout=600, **kw)
+        assert proc.returncode == 0, f"{cmd} failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    for template in SETUP_TEMPLATES:
+        for cmd in _setup_commands(template, local):
+            seen.append(cmd[:3])
+            if cmd[:2] == ["pip", "install"]:
+                run([sys.executable, "-m", "pip", "install", *cmd[2:], "--no-deps",
+                     "--no-build-isolation", "--target", str(target)])
+                where = run([sys.executable, "-c", "import attnlib; print(attnlib.__file__)"])
+                assert where.stdout.strip().startswith(str(target)), where.stdout
+            elif cmd[:3] == ["python", "-m", "attnlib"]:
+                out = run([sys.executable, *cmd[1:], "--root", data_dir])
+                assert "90 files verified" in out.stdout, out.stdout
+            elif cmd[:2] == ["git", "clone"]:
+                run(cmd)
+            elif cmd[0] == "cd":
+                cwd = cwd / cmd[1]
+                assert cwd.is_dir(), f"{template}: `cd {cmd[1]}` but there is no such folder"
+                assert list((cwd / ".." / "results" / "laptop").glob("*/run.json")), \
+                    "the clone has no run records in results/laptop_v0"
+            else:
+                pytest.fail(f"{template}: this test does not know how to run {cmd}")
+    assert ["pip", "install", "--quiet"] in seen and ["python", "-m", "attnlib"] in seen, seen
+
+    # The checksum failure the troubleshooting page describes: exit status 2, the message.
+    bad = tmp_path / "bad" / "train" / "image" / "0.png"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a png")
+    proc = subprocess.run([sys.executable, "-m", "attnlib", "data", "--root", str(tmp_path / "bad")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "does not match its SHA256 checksum" in proc.stderr, proc.stderr

@@ -2,15 +2,17 @@
 
 Each check compares a student's answer with an independent reference on several inputs. It
 prints one line starting with "Correct" when the answer is right and raises
-:class:`CheckFailed` with a hint when it is not. Checks live in one module per notebook
+:class:`CheckFailed` with a hint when it is not. While the answer is still the student
+notebook's stub (it raises ``NotImplementedError`` or is ``None``), it raises
+:class:`NotDoneYet`: "Exercise N.k is not done yet: <what to do>". Checks live in one module per notebook
 (``ch01_data.py``, ...); every ``check_*`` function found there is exported here.
 """
 import importlib
 import pkgutil
 
-from ._core import CheckFailed, correct
+from ._core import CheckFailed, NotDoneYet, correct
 
-__all__ = ["CheckFailed", "correct"]
+__all__ = ["CheckFailed", "NotDoneYet", "correct"]
 for _mod in pkgutil.iter_modules(__path__):
     if _mod.name.startswith("ch"):
         _m = importlib.import_module(f"{__name__}.{_mod.name}")

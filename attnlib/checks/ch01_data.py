@@ -2,13 +2,17 @@
 import numpy as np
 import torch
 
-from ._core import correct, expect
+from ._core import correct, exercise, expect
 
 
 def _random_labels(rng, shape, p_membrane):
     return (rng.random(shape) >= p_membrane).astype(np.uint8)  # 0 = membrane with probability p
 
 
+@exercise(
+    "1.1",
+    "write membrane_fraction(labels) so that it returns the fraction of pixels equal to 0 (membrane), one number for the whole array",
+)
 def check_membrane_fraction(fn):
     """``fn(labels)``: the fraction of membrane (class 0) pixels of a {0, 1} label array of any shape."""
     rng = np.random.default_rng(1)
@@ -22,7 +26,6 @@ def check_membrane_fraction(fn):
     for name, lab in cases:
         want = np.count_nonzero(lab == 0) / lab.size  # independent of the mean() idiom
         got = fn(lab.copy())
-        expect(got is not None, "membrane_fraction returned None: return a number.")
         expect(np.ndim(got) == 0, f"membrane_fraction({name}) returned shape {np.shape(got)}: return one number "
                                   "for the whole array, not one per slice.")
         if np.isclose(got, 1 - want) and not np.isclose(want, 0.5):
@@ -52,6 +55,10 @@ def _asymmetric_pair(seed=0, shape=(24, 32)):
     return image, (image > 100).astype(np.uint8)
 
 
+@exercise(
+    "1.2",
+    "write rot_flip(image, mask, k, flip): np.rot90 both arrays by k quarter turns, then, if flip, mirror both left-right, and return (image, mask)",
+)
 def check_rot_flip(fn):
     """``fn(image, mask, k, flip)`` -> ``(image, mask)``: ``np.rot90(., k)`` then, if flip, a left-right mirror."""
     for seed in range(3):
@@ -81,11 +88,14 @@ def check_rot_flip(fn):
     correct("image and mask move together; these 4 x 2 choices are all 8 symmetries of the square.")
 
 
+@exercise(
+    "1.3",
+    "write contiguous_kfold(n, k): k pairs (train, val) over range(n), each val one contiguous block (np.array_split helps)",
+)
 def check_contiguous_kfold(fn):
     """``fn(n, k)`` -> k pairs ``(train, val)``: contiguous validation blocks partitioning ``range(n)``."""
     for n, k in [(25, 5), (10, 3), (7, 7), (25, 4), (12, 2)]:
         folds = fn(n, k)
-        expect(folds is not None, "contiguous_kfold returned None: return a list of (train, val) pairs.")
         folds = list(folds)
         expect(len(folds) == k, f"contiguous_kfold({n}, {k}) gave {len(folds)} folds, expected {k}.")
         vals = []

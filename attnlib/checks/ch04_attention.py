@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..models import SSEGate, build_model
-from ._core import correct, expect
+from ._core import correct, exercise, expect
 
 
 def _reference_gate(weight: torch.Tensor, bias: float) -> SSEGate:
@@ -17,6 +17,10 @@ def _reference_gate(weight: torch.Tensor, bias: float) -> SSEGate:
     return gate
 
 
+@exercise(
+    "4.1",
+    "write sse_forward(x, w, b): alpha = sigmoid(sum_c w[c] * x[:, c] + b), shape (B, 1, H, W), and return x * alpha",
+)
 def check_sse_forward(fn):
     """``fn(x, w, b)``: the sSE gate's output ``x * sigmoid(sum_c w_c x_c + b)`` for x ``(B, C, H, W)``."""
     gen = torch.Generator().manual_seed(4)
@@ -26,7 +30,6 @@ def check_sse_forward(fn):
         b = float(torch.randn((), generator=gen))
         x_in, w_in = x.clone(), w.clone()
         got = fn(x_in, w_in, b)
-        expect(got is not None, "sse_forward returned None: return the gated tensor x * alpha.")
         expect(not isinstance(got, (tuple, list)), "sse_forward returned a tuple: return only the gated tensor "
                                                    "x * alpha (the notebook's sse_gate also returned alpha).")
         got = torch.as_tensor(got)
@@ -46,6 +49,10 @@ def check_sse_forward(fn):
     correct("C weights and one bias: a per-pixel linear score of the pixel's own channels, squashed to (0, 1).")
 
 
+@exercise(
+    "4.2",
+    "write unetpp_sse_params(widths): the parameters the sSE gates add to a UNet++ with these widths",
+)
 def check_unetpp_sse_params(fn):
     """``fn(widths)``: parameters the sSE gates add to a UNet++ with these widths (depth L = len(widths) - 1)."""
     cases = [(4, 8), (3, 5, 7), (64, 128, 256, 512, 1024), (2, 4, 8, 16, 32, 64), (16, 32, 64, 128, 256)]
@@ -55,7 +62,6 @@ def check_unetpp_sse_params(fn):
             gated = build_model("unetpp", widths=widths, gate="sse")
         want = sum(p.numel() for p in gated.parameters()) - sum(p.numel() for p in plain.parameters())
         got = fn(tuple(widths))
-        expect(got is not None, "unetpp_sse_params returned None: return a number.")
         expect(got == want, f"unetpp_sse_params({tuple(widths)}) = {got}, but building both models gives {want}. "
                             "Each gate on a skip of width C costs C + 1; level i has nodes x_i_j for "
                             "j = 1 .. L - i, and node x_i_j gates j skips.")
@@ -67,6 +73,10 @@ def _apply(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         return conv(x)
 
 
+@exercise(
+    "4.3",
+    "write absorb_constant_gate(conv, alpha, C): a copy of conv whose weights on the last C input channels are scaled by alpha",
+)
 def check_absorb_constant_gate(fn):
     """``fn(conv, alpha, C)``: a new conv that, on the ungated input, equals ``conv`` on the input whose last C
     channels were multiplied by the constant ``alpha``."""
@@ -82,7 +92,6 @@ def check_absorb_constant_gate(fn):
         gated[:, k:] *= alpha
         want = _apply(conv, gated)
         new = fn(conv, alpha, c)
-        expect(new is not None, "absorb_constant_gate returned None: return a new nn.Conv2d.")
         expect(all(torch.equal(v, conv.state_dict()[n]) for n, v in before.items()),
                "absorb_constant_gate changed the conv it was given: copy it first (copy.deepcopy).")
         expect(isinstance(new, nn.Conv2d), f"absorb_constant_gate returned a {type(new).__name__}: return a conv "

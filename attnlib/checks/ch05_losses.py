@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from ._core import correct, expect
+from ._core import correct, exercise, expect
 
 
 def _cases():
@@ -33,6 +33,10 @@ def _number(value, what):
     return float(value)
 
 
+@exercise(
+    "5.1",
+    "write seed_dice_from(prob, onehot): 1 - 2 * sum(prob * onehot) / (sum(prob) + sum(onehot)), sums over everything",
+)
 def check_seed_dice(fn):
     """``fn(prob, onehot)``: 1 - 2 sum(p y) / (sum p + sum y), all sums over batch, classes and pixels."""
     for name, logits, target in _cases():
@@ -59,6 +63,10 @@ def _reference_soft_dice(prob, onehot, smooth):
     return 1 - float(np.mean(dices))
 
 
+@exercise(
+    "5.2",
+    "write soft_dice_from(prob, onehot, smooth): one Dice per class (sums over dims 0, 2, 3), 1 - their mean",
+)
 def check_soft_dice(fn):
     """``fn(prob, onehot, smooth=1.0)``: V-Net soft Dice per class, averaged over the classes."""
     for name, logits, target in _cases():
@@ -82,6 +90,10 @@ def check_soft_dice(fn):
     correct("one ratio per class: the small membrane class weighs as much as the large cell class.")
 
 
+@exercise(
+    "5.3",
+    "write seed_dice_grad(logits, target): dL/dz_c = -(1/N) p_y (delta_cy - p_c), without autograd",
+)
 def check_seed_dice_grad(fn):
     """``fn(logits, target)``: d seed_dice / d logits, (B, C, H, W), by formula."""
     from attnlib.losses import seed_dice
@@ -89,7 +101,6 @@ def check_seed_dice_grad(fn):
         z = logits.clone().requires_grad_()
         want = torch.autograd.grad(seed_dice(z, target), z)[0]
         got = fn(logits.clone(), target.clone())
-        expect(got is not None, "seed_dice_grad returned None: return a tensor shaped like the logits.")
         got = torch.as_tensor(got)
         expect(tuple(got.shape) == tuple(logits.shape), f"{name}: got shape {tuple(got.shape)}, expected "
                                                         f"{tuple(logits.shape)} (one value per logit).")

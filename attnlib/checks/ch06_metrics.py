@@ -3,7 +3,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._core import correct, expect
+from ._core import correct, exercise, expect
 
 # 2x2 tables cm[i, j] = #pixels predicted i with label j (0 = membrane, 1 = cell), with exact answers
 # worked out by hand (as fractions).
@@ -26,6 +26,10 @@ def _value(got, what):
     return float(got)
 
 
+@exercise(
+    "6.1",
+    "write miou_from_confusion(cm): the mean over the two classes of cm[k, k] / (row k + column k - cm[k, k]), 1.0 for an empty union",
+)
 def check_miou_from_confusion(fn):
     """``fn(cm)``: the mean over the two classes of IoU_k = n_kk / (n_k. + n_.k - n_kk); 1.0 for an absent class."""
     for name, cm, want, _ in _TABLES:
@@ -41,6 +45,10 @@ def check_miou_from_confusion(fn):
     correct("'all cell' on 4 membrane + 12 cell pixels: pixel accuracy 0.75, mIoU 0.375 (membrane IoU is 0).")
 
 
+@exercise(
+    "6.2",
+    "write vrand_from_confusion(cm): p = cm / cm.sum(), s and t its row and column sums, sum p^2 / (0.5 sum s^2 + 0.5 sum t^2)",
+)
 def check_vrand_from_confusion(fn):
     """``fn(cm)``: sum p_ij^2 / (0.5 sum s_i^2 + 0.5 sum t_j^2), p = cm / total (paper Eq. 8)."""
     for name, cm, _, want in _TABLES:
@@ -85,6 +93,10 @@ def _segmentations():
     return cases
 
 
+@exercise(
+    "6.3",
+    "write rand_fscore(gt_cells, segments): 2 sum n_ij^2 / (sum a_i^2 + sum b_j^2) over the pixels with gt_cells > 0, each line pixel (segment 0) a segment of its own",
+)
 def check_rand_fscore(fn):
     """``fn(gt_cells, segments)``: 2 sum n_ij^2 / (sum a_i^2 + sum b_j^2) on GT-cell pixels, line pixels as singletons."""
     from attnlib.isbi_metrics import segmentation_scores

@@ -1,102 +1,116 @@
 # %% [markdown]
 # # 7. Training: one engine for a laptop, a notebook and a GPU batch
 #
-# This notebook is the course's *run notebook*. You can read it as a chapter, run it yourself
-# on a laptop, or let papermill execute it with other parameters: the instructor's batch
-# (`python -m attnlib batch experiments/paper.yaml`) runs it once per configuration and seed.
+# This notebook is the course's *run notebook*. You can read it as a chapter,
+# run it yourself on a laptop, or let papermill execute it with other
+# parameters: the instructor's batch
+# (`python -m attnlib batch experiments/paper.yaml`) runs it once per
+# configuration and seed.
 #
 # **Learning goals**
 #
-# - see how one configuration (`attnlib.config.Config`) and three profiles describe
-#   every run, and why a profile must never hide what it changed;
-# - train a UNet (with or without the paper's attention gate) with a progress bar,
-#   atomic checkpoints and resume;
-# - read the training curves, and tell the paper's *best epoch on the test slices* protocol
-#   from an honest one;
+# - see how one configuration (`attnlib.config.Config`) and three profiles
+#   describe every run, and why a profile must never hide what it changed;
+# - write one training step and one evaluation in plain torch, and overfit one
+#   batch as the first test of any training code;
+# - train a UNet (with or without the paper's attention gate) with a progress
+#   bar, atomic checkpoints and resume;
+# - read the training curves, and tell the paper's *best epoch on the test
+#   slices* protocol from an honest one;
 # - reproduce the paper's Figure 5: predictions on the five held-out slices.
 #
 # ```{admonition} The outputs on this page
 # :class: note
-# This page is not re-run when the book is built. Its stored outputs come from executing it
-# with `ATTNLIB_PROFILE=laptop` on a 2-core CPU: the run it shows is the laptop-profile batch
-# run `results/laptop/unet_s0` (same configuration: UNet, no gate, seed 0), whose finished
-# checkpoint `fit` found and resumed, so the times printed are that run's. The GPU runs with the
-# paper's settings (`experiments/paper.yaml`) have not been made yet.
+# This page is not re-run when the book is built. Its stored outputs come from
+# executing it with `ATTNLIB_PROFILE=laptop` on a 2-core CPU: the run it shows
+# is the laptop-profile batch run `results/laptop_v0/unet_s0` (same configuration:
+# UNet, no gate, seed 0), whose finished checkpoint `fit` found and resumed, so
+# the times printed are that run's. The GPU runs with the paper's settings
+# (`experiments/paper.yaml`) have not been made yet.
 # ```
 
 # %% [markdown]
 # ## Setup
 #
-# The profile decides the scale: `paper` (the paper's settings: 500 epochs of full slices,
-# hours on a CPU), `laptop` (narrow widths and random crops: about 10 minutes on two CPU
-# cores), or `smoke` (seconds, for tests). Set it below or with the `ATTNLIB_PROFILE`
-# environment variable.
+# The profile decides the scale: `paper` (the paper's settings: 500 epochs of
+# full slices, hours on a CPU), `laptop` (narrow widths and random crops: about
+# 10 minutes on two CPU cores), or `smoke` (seconds, for tests). Set it below or
+# with the `ATTNLIB_PROFILE` environment variable.
 
 # %%
 import dataclasses
 import json
+from typing import Optional
 
 import numpy as np
+import torch
 from IPython.display import Markdown, display
+from torch import nn
 
 from attnlib import data, metrics, plots
-from attnlib.config import Config, make_config, resolve_profile
+from attnlib.config import Config, make_config, profile_reason, resolve_profile
+from attnlib.models import build_model
 from attnlib.train import export_weights, fit, predict
 
 # %% [markdown]
 # ## Parameters
 #
-# This cell mirrors `attnlib.config.Config` field for field (a test keeps them in
-# step), and it carries the tag `parameters`, so papermill can inject other values after it:
-# `papermill 07_training.ipynb out.ipynb -p model unetpp -p gate sse`. A value left at its
-# default lets the profile decide; a value you change wins over the profile.
+# This cell mirrors `attnlib.config.Config` field for field (a test keeps them
+# in step), and it carries the tag `parameters`, so papermill can inject other
+# values after it:
+# `papermill 07_training.ipynb out.ipynb -p model unetpp -p gate sse`. Every
+# value is `None` here, which means "not set": the profile decides, and the
+# profile decides from `attnlib.config.Config`'s defaults. A value you set wins
+# over the profile, also when it equals a default
+# (`papermill --help-notebook 07_training.ipynb` lists them all).
 
 # %% tags=["parameters"]
-profile: str = ""  # paper | laptop | smoke; "" = $ATTNLIB_PROFILE, else paper
-model: str = "unet"  # network: unet | unetpp
-gate: str = "none"  # skip-connection gate: none | sse (the paper's attention) | additive (Oktay et al.)
-widths: list = [64, 128, 256, 512, 1024]  # channels per level
-deep_supervision: str = "mean"  # UNet++ heads: mean (paper: average the 4 heads' logits) | heads (loss per head)
-loss: str = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice
-augmentation: str = "paper"  # paper | none | elastic (U-Net paper)
-epochs: int = 500  # paper: 500
-batch_size: int = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
-optimizer: str = "adam"  # adam (the paper's code) | sgd (the paper's text; momentum 0.9)
-lr: float = 1e-3  # learning rate (paper: 1e-3)
-schedule: str = "constant"  # learning-rate schedule: constant (paper) | cosine (decays to 0 at the last epoch)
-weight_decay: float = 0.0  # L2 weight decay
-crop: int = 0  # random square crop side for training, multiple of 16; 0 = whole 512x512 slices
-samples_per_epoch: int = 0  # training items per epoch; 0 = one pass over the training slices
-seed: int = 0  # seeds weights, shuffling, crops and augmentation
-split: str = "paper"  # paper (train 0-24, test 25-29) | a fold "0".."4" (validation block of 0-24)
-eval_interval: int = 1  # evaluate on the held-out slices every N epochs (and at the end)
-checkpoint_every: int = 10  # write the checkpoint every N epochs (and at the end)
-resume: bool = True  # continue from out_dir/checkpoint.pt when it exists
-amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | off
-channels_last: bool = False  # NHWC memory format (faster convolutions on GPUs)
-compile: bool = False  # torch.compile the model
-deterministic: bool = False  # deterministic algorithms (bit-exact resume on CPU)
-num_workers: int = 0  # DataLoader worker processes
-device: str = "auto"  # auto (cuda, else mps, else cpu) | cpu | cuda | cuda:1 ...
-out_dir: str = ""  # run folder (run.json, checkpoint.pt); "" = runs/<model>-<gate>-s<seed>-<config hash>
+profile: Optional[str] = None  # paper | laptop | smoke; None: env or device
+model: Optional[str] = None  # network: unet | unetpp
+gate: Optional[str] = None  # skip gate: none | sse (paper) | additive
+widths: Optional[list] = None  # channels per level, five ints
+deep_supervision: Optional[str] = None  # UNet++: mean | heads
+loss: Optional[str] = None  # ce | seed_dice | soft_dice | ce_dice
+augmentation: Optional[str] = None  # paper | none | elastic
+epochs: Optional[int] = None  # training epochs (paper: 500)
+batch_size: Optional[int] = None  # 0: paper (4 UNet, 1 UNet++)
+optimizer: Optional[str] = None  # adam (the paper's code) | sgd (momentum 0.9)
+lr: Optional[float] = None  # learning rate (paper: 1e-3)
+schedule: Optional[str] = None  # constant (paper) | cosine (to 0 at the end)
+weight_decay: Optional[float] = None  # L2 weight decay (paper: 0)
+crop: Optional[int] = None  # training crop, multiple of 16; 0: whole
+samples_per_epoch: Optional[int] = None  # crops per epoch; 0: one pass
+seed: Optional[int] = None  # seeds weights, shuffling, crops, augmentation
+split: Optional[str] = None  # paper (train 0-24, test 25-29) | fold 0..4
+eval_interval: Optional[int] = None  # evaluate every N epochs, and last
+checkpoint_every: Optional[int] = None  # checkpoint every N epochs, and last
+resume: Optional[bool] = None  # continue from the run folder's checkpoint
+amp: Optional[str] = None  # auto (bf16 where faster) | bf16 | off
+channels_last: Optional[bool] = None  # NHWC memory format
+compile: Optional[bool] = None  # torch.compile the model
+deterministic: Optional[bool] = None  # deterministic algorithms
+num_workers: Optional[int] = None  # DataLoader worker processes
+device: Optional[str] = None  # auto | cpu | cuda | cuda:1 | mps
+out_dir: Optional[str] = None  # run folder; None: runs/<name>-<config hash>
 
 # %% [markdown]
 # ## The effective configuration
 #
-# Defaults, then the profile, then what you set. The profile's changes are printed and recorded
-# in the run's JSON, next to the effective configuration.
+# Defaults, then the profile, then what you set. The profile's changes are
+# printed and recorded in the run's JSON, next to the effective configuration.
 
 # %%
 params = {f.name: globals()[f.name] for f in dataclasses.fields(Config)}
 config, changes = make_config(profile, **params)
-print(f"profile: {resolve_profile(profile)}")
+print(profile_reason(profile))
 print("the profile changed:", json.dumps(changes))
 print("effective config:")
 for key, value in config.to_dict().items():
     print(f"  {key:>17} = {value!r}")
 
 # %% [markdown]
-# A wrong value gets an error that names the problem and the fix, before any work is done:
+# A wrong value gets an error that names the problem and the fix, before any
+# work is done:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -107,28 +121,96 @@ for bad in [dict(crop=100), dict(model="resnet"), dict(epochs="500")]:
         print(f"{type(err).__name__}: {err}")
 
 # %% [markdown]
-# ## Train
+# ## The loop in plain torch
 #
-# `attnlib.train.fit` trains, evaluates the held-out slices every `eval_interval`
-# epochs with all of `attnlib.metrics`, writes `checkpoint.pt` atomically (to a
-# temporary file, then renamed) every `checkpoint_every` epochs, and records everything in
-# `run.json`. Interrupt it (the stop button) and run the cell again: it resumes from the last
-# checkpoint. The run folder is named after the settings that change results, so a different
-# configuration never resumes the wrong run.
+# Before `fit` does it for us, the loop itself. One training step puts the
+# model in training mode, clears the gradients of the previous step, computes
+# the loss of a batch, backpropagates it and lets the optimizer move the
+# weights. The first test of any training code is to **overfit one batch**:
+# repeated on the same few crops, the loss must fall far. A tiny UNet
+# (widths 4 ... 64) and four 64×64 crops of training slices keep it to seconds
+# on a CPU.
+
+# %%
+images, labels = data.load_isbi2012()
+crops = data.ISBIDataset(images, labels, data.PAPER_SPLIT.train, crop=64)
+x, y = (torch.stack(t) for t in zip(*[crops[i] for i in range(4)]))
+torch.manual_seed(0)
+net = build_model("unet", widths=[4, 8, 16, 32, 64])
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+loss_fn = nn.CrossEntropyLoss()  # logits (B, 2, H, W), classes (B, H, W)
+
+losses = []
+for step in range(40):
+    net.train()  # BatchNorm: batch statistics
+    opt.zero_grad()  # gradients add up unless cleared
+    loss = loss_fn(net(x), y)
+    loss.backward()  # d loss / d weight, for every weight
+    opt.step()  # move the weights against their gradients
+    losses.append(loss.item())
+print(f"batch {tuple(x.shape)}: loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+assert losses[-1] < 0.5 * losses[0], "on one batch the loss must fall far"
+
+# %% [markdown]
+# Evaluation switches to evaluation mode (BatchNorm uses its running
+# statistics), turns off the gradients, and takes the class with the larger
+# logit at each pixel. On the four crops it was fitted to, and on four crops of
+# the test slices it has never seen:
+
+
+# %%
+def scores(net, x, y):
+    net.eval()
+    with torch.no_grad():
+        pred = net(x).argmax(dim=1)  # (B, H, W) classes
+    return metrics.class_scores(pred.numpy(), y.numpy())
+
+
+unseen = data.ISBIDataset(images, labels, data.PAPER_SPLIT.test, crop=64)
+x_test, y_test = (torch.stack(t) for t in zip(*[unseen[i] for i in range(4)]))
+for name, (xb, yb) in [("fitted", (x, y)), ("unseen", (x_test, y_test))]:
+    s = scores(net, xb, yb)
+    print(
+        f"{name} crops: pixel accuracy {s['pixel_accuracy']:.3f}, "
+        f"mIoU {s['mean_iou']:.3f}"
+    )
+
+# %% [markdown]
+# The loss fell far, so model, loss, optimizer and data are wired up (a
+# misaligned mask, a missing `zero_grad` or `step` would show here). The unseen
+# crops score lower than the fitted ones: forty steps on four crops fit those
+# crops, and only held-out slices measure what a model has learned about the
+# data. Overfitting one batch is a test of the code, not training. Exercise 7.1
+# turns the step into a function.
+#
+# ## Train with `fit`
+#
+# `attnlib.train.fit` runs the same step over epochs of augmented crops of the
+# training slices, evaluates the held-out slices every `eval_interval` epochs
+# with all of `attnlib.metrics`, writes `checkpoint.pt` atomically (to a
+# temporary file, then renamed) every `checkpoint_every` epochs, and records
+# everything in `run.json`. Interrupt it (the stop button)
+# and run the cell again: it resumes from the last checkpoint. The run folder is
+# named after the settings that change results, so a different configuration
+# never resumes the wrong run.
 
 # %%
 run = fit(config, profile=resolve_profile(profile), profile_changes=changes)
 record = run.record
 env = record["environment"]
 print(f"run folder: {run.path.parent}")
-print(f"{len(record['history']['epoch'])} epochs in {env['wall_seconds']:.0f} s on {env['device']} "
-      f"({env['device_name']}), {env['train_images_per_s']:.1f} training images/s, torch {env['torch']}")
+print(
+    f"{len(record['history']['epoch'])} epochs in {env['wall_seconds']:.0f} s "
+    f"on {env['device']} "
+    f"({env['device_name']}), {env['train_images_per_s']:.1f} training "
+    f"images/s, torch {env['torch']}"
+)
 
 # %% [markdown]
 # ## Curves
 #
-# The training loss falls; the held-out metrics rise and then wander. The dotted lines mark
-# the epochs each protocol picks.
+# The training loss falls; the held-out metrics rise and then wander. The dotted
+# lines mark the epochs each protocol picks.
 
 # %%
 fig = plots.plot_history(record)
@@ -136,22 +218,29 @@ fig = plots.plot_history(record)
 # %% [markdown]
 # ## Two protocols
 #
-# The paper "evaluate[s] model after each epoch with 500 epoches in total, and report[s] best
-# score among them" (Sec. 4.3): the epoch is chosen **on the test slices**, so the reported
-# number is the maximum of a noisy curve, an optimistic estimate. The honest summary does not
-# look at the test slices to choose: it takes the last evaluation, or, when `split` is a fold,
-# the epoch with the best *validation* mIoU.
+# The paper "evaluate[s] model after each epoch with 500 epoches in total, and
+# report[s] best score among them" (Sec. 4.3): the epoch is chosen **on the test
+# slices**, so the reported number is the maximum of a noisy curve, an
+# optimistic estimate. The honest summary does not look at the test slices to
+# choose: it takes the last evaluation, or, when `split` is a fold, the epoch
+# with the best *validation* mIoU.
 
 # %%
-rows = {f"{k} (epoch {v['epoch']})": v["test"] for k, v in record["summary"].items()}
-display(Markdown(metrics.format_table(rows)))
+cols = {
+    f"{k} (epoch {v['epoch']})": v["test"] for k, v in record["summary"].items()
+}
+rows = {
+    m: {c: s[m] for c, s in cols.items()} for m in next(iter(cols.values()))
+}
+display(Markdown(metrics.format_table(rows, name="test metric")))  # one per row
 for k, v in record["summary"].items():
     print(f"{k}: {v['rule']}")
 
 # %% [markdown]
 # ## Figure 5: predictions on the held-out slices
 #
-# The model's cell probability for slices 25-29, next to the labels, and where it errs.
+# The model's cell probability for slices 25-29, next to the labels, and where
+# it errs.
 
 # %%
 images, labels = data.load_isbi2012()
@@ -163,10 +252,11 @@ fig5.savefig(run.path.parent / "figure5.png", dpi=60)
 # %% [markdown]
 # ## Results saved
 #
-# Everything this notebook showed is in the run folder: `run.json` (effective config,
-# profile changes, per-epoch history, every evaluation, both summaries, environment),
-# `checkpoint.pt` (weights and optimizer state, to resume), `model.pt` (the weights alone, in
-# half precision: small enough to share) and `figure5.png`.
+# Everything this notebook showed is in the run folder: `run.json` (effective
+# config, profile changes, per-epoch history, every evaluation, both summaries,
+# environment), `checkpoint.pt` (weights and optimizer state, to resume),
+# `model.pt` (the weights alone, in half precision: small enough to share) and
+# `figure5.png`.
 
 # %%
 export_weights(run.path.parent)
@@ -176,43 +266,157 @@ print(sorted(p.name for p in run.path.parent.iterdir()))
 # ## Summary
 #
 # - One `attnlib.config.Config`, three profiles; the run records both.
+# - A training step is five lines of torch: `train()`, `zero_grad()`, the
+#   loss, `backward()`, `step()`; overfitting one batch tests them.
 # - `attnlib.train.fit` is the whole loop: augmentation, step, evaluation,
 #   atomic checkpoints, resume, one JSON per run.
-# - The paper's protocol picks the epoch on the test slices; report the honest number
-#   next to it.
+# - The paper's protocol picks the epoch on the test slices; report the honest
+#   number next to it.
+
+# %% [markdown]
+# ## Questions
 #
+# **Question 7.1.** What would happen if the training step never called
+# `optimizer.zero_grad()`?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# `backward()` adds to the `.grad` of every weight, so each step would use the
+# sum of all gradients so far: the direction is dominated more and more by
+# old batches and old weights, and training stalls or diverges. On one batch
+# the loss may still fall for a while, which is why the check of Exercise 7.1
+# compares the second step with a reference instead of only watching the loss.
+# :::
+
+# %% [markdown]
+# **Question 7.2.** Overfitting one batch passed. What does that prove, and
+# what does it not?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# It shows that the model can represent the targets and that the loss, the
+# gradients and the optimizer are wired up: a mask that does not belong to its
+# image, a loss on the wrong axis, a missing `step()` or a learning rate far
+# off would keep the loss up. It says nothing about generalisation: the unseen
+# crops above score lower, and only held-out slices measure that.
+# :::
+
+# %% [markdown]
+# **Question 7.3.** Why is the paper's best-on-test epoch an optimistic
+# estimate even when no weights are ever fitted to the test slices?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# Each evaluation is the model's true quality plus noise (five slices, a
+# model that changes from epoch to epoch). Choosing the maximum of many noisy
+# evaluations picks the epochs whose noise happened to be positive, so the
+# expected maximum lies above the true value; the more evaluations, the
+# larger the gap (notebook 8 simulates it). The test slices have been used to
+# choose, so they no longer give an unbiased estimate.
+# :::
+
+# %% [markdown]
+# **Question 7.4.** Why does evaluation use `model.eval()` and
+# `torch.no_grad()`? What would go wrong without each?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# `eval()` makes BatchNorm use its running statistics: in training mode it
+# would normalise with the statistics of the evaluated batch, so a prediction
+# would depend on the other images in the batch (and the forward pass would
+# update the running statistics with test data). `no_grad()` only saves memory
+# and time: without it, torch keeps every activation for a backward pass that
+# never comes.
+# :::
+
+# %% [markdown]
+# **Question 7.5.** What would go wrong if a run with a different learning
+# rate resumed the checkpoint of an earlier run?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# The result would belong to neither configuration: its first epochs were
+# trained with one learning rate and the rest with another, and its record
+# would claim one of them. That is why `fit` names the run folder after a hash
+# of every setting that changes results: a different configuration gets a
+# fresh folder and starts from scratch.
+# :::
+
+# %% [markdown]
 # ## Exercises
 #
-# **Exercise 1.** A fairer honest summary averages the last few evaluations instead of
-# trusting the last one. Write `mean_of_last(evals, k)` that returns the mean test mIoU of the
-# last `k` evaluations, then check it.
+# In the student edition (`notebooks/student/07_training.ipynb`) each exercise
+# is a stub: replace its body (or its value) with your code, then run the check
+# below it.
+#
+# **Exercise 7.1.** Write `train_step(model, optimizer, loss_fn, x, y)`: one
+# training step on the batch `(x, y)`, as in the loop above, returning the
+# loss of the batch (before the update) as a Python float. The check runs it
+# next to a reference step on an identical tiny UNet and then repeats it on a
+# fixed batch: the loss must fall.
+
+
+# %% tags=["task"]
+def train_step(model, optimizer, loss_fn, x, y):
+    raise NotImplementedError(
+        "Exercise 7.1: train(), zero_grad(), loss, backward(), step(), "
+        "return loss.item()"
+    )
+
+
+# %% tags=["solution", "hide-cell"]
+# Solution
+def train_step(model, optimizer, loss_fn, x, y):
+    model.train()
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
 
 # %%
+from attnlib import checks  # noqa: E402
+
+checks.check_train_step(train_step)
+
+# %% [markdown]
+# **Exercise 7.2.** A fairer honest summary averages the last few evaluations
+# instead of trusting the last one. Write `mean_of_last(evals, k)` that returns
+# the mean test mIoU of the last `k` evaluations, then check it.
+
+
+# %% tags=["task"]
 def mean_of_last(evals, k):
-    ...  # your code here
+    raise NotImplementedError(
+        "Exercise 7.2: average e['test']['mean_iou'] over the last k evals"
+    )
 
 
-# %% tags=["hide-cell"]
+# %% tags=["solution", "hide-cell"]
 # Solution
 def mean_of_last(evals, k):
     return float(np.mean([e["test"]["mean_iou"] for e in evals[-k:]]))
 
 
 # %%
-from attnlib import checks  # noqa: E402
-
 checks.check_mean_of_last(mean_of_last)
 
 # %% [markdown]
-# **Exercise 2.** How much does choosing on the test slices flatter this run? Compute the
-# *optimism*: the paper-protocol mIoU minus the honest mIoU, from `record`.
+# **Exercise 7.3.** How much does choosing on the test slices flatter this
+# run? Compute the *optimism*: the paper-protocol mIoU minus the honest mIoU,
+# from `record`.
 
-# %%
-optimism = ...  # your code here
+# %% tags=["task"]
+optimism = None  # Exercise 7.3: paper-protocol minus honest test mIoU
 
-# %% tags=["hide-cell"]
+# %% tags=["solution", "hide-cell"]
 # Solution
-optimism = record["summary"]["paper_protocol"]["test"]["mean_iou"] - record["summary"]["honest"]["test"]["mean_iou"]
+summary = record["summary"]
+optimism = (
+    summary["paper_protocol"]["test"]["mean_iou"]
+    - summary["honest"]["test"]["mean_iou"]
+)
 
 # %%
 checks.check_optimism(optimism, record)

@@ -1,0 +1,47 @@
+"""attnlib.paper: paired differences over seeds, t intervals, verdicts, no nan in tables."""
+import numpy as np
+import pytest
+
+from attnlib import paper
+
+
+def _rows(values: dict, protocol="honest"):
+    return [{"config": c, "seed": s, "protocol": protocol, "mean_iou": v}
+            for c, vs in values.items() for s, v in enumerate(vs)]
+
+
+def test_paired_difference_matches_a_hand_computed_t_interval():
+    a, b = {0: 0.80, 1: 0.82, 2: 0.81}, {0: 0.79, 1: 0.80, 2: 0.80}
+    d = paper.paired_difference(a, b)
+    diffs = np.array([0.01, 0.02, 0.01])
+    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)  # t_{0.975, 2}
+    assert d["n"] == 3 and d["mean"] == pytest.approx(diffs.mean())
+    assert (d["lo"], d["hi"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+
+
+def test_pairs_only_the_seeds_both_have():
+    d = paper.paired_difference({0: 1.0, 1: 2.0, 2: 3.0}, {1: 1.0, 2: 1.5, 7: 0.0})
+    assert d["seeds"] == [1, 2] and d["mean"] == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize("lo, hi, want", [(0.001, 0.01, "holds"), (-0.01, -0.001, "reversed"),
+                                          (-0.01, 0.01, "too small to tell at this scale"), (None, None, "n/a")])
+def test_verdict_rule(lo, hi, want):
+    assert paper.verdict({"lo": lo, "hi": hi}) == want
+
+
+def test_claims_table_says_na_never_nan():
+    one_seed = _rows({c: [0.8] for c in paper.PAPER_RESULTS})
+    claims = paper.check_claims(one_seed, "honest")
+    assert all(c["verdict"] == "n/a" and c["label"] == "laptop, n=1" for c in claims)
+    text = paper.claims_table(claims)
+    assert "nan" not in text and "n/a" in text
+
+
+def test_check_claims_reports_whether_the_papers_difference_is_inside():
+    values = {c: [0.80, 0.81, 0.80, 0.82, 0.81] for c in paper.PAPER_RESULTS}
+    values["unet_sse"] = [v + 0.0015 + e for v, e in zip(values["unet"], [0.001, -0.001, 0.0005, -0.0005, 0.0])]
+    claim = paper.check_claims(_rows(values), "honest")[0]
+    assert claim["claim"] == "attention improves UNet" and claim["label"] == "laptop, n=5"
+    assert claim["verdict"] == "holds" and claim["paper_inside"] is True
+    assert paper.check_claims(_rows(values), "paper_protocol")[0]["verdict"] == "not run"
