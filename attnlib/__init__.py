@@ -2,15 +2,23 @@
 
 The modules follow the course, one idea each, in teaching order:
 
-    data        ISBI 2012 download (checksummed), loading, splits, Dataset
-    augment     the paper's augmentation pipeline (albumentations 2.x)
-    models      UNet, UNet++, attention gates, describe()
-    losses      cross-entropy and the Dice variants
-    metrics     pixel accuracy, mIoU, V_rand/V_info (class table and ISBI challenge)
-    train       Config, profiles, fit(), predict(), checkpoints
-    experiments the papermill batch over the paper's grid
-    plots       figures for the notebooks
-    checks      exercise checks for the notebooks
+    data          ISBI 2012 download (checksummed), loading, splits, Dataset
+    augment       the paper's augmentation pipeline (albumentations 2.x)
+    models        UNet, UNet++ (one base class, one decoder cell), attention gates, describe()
+    losses        cross-entropy and the Dice variants
+    metrics       pixel accuracy, mIoU, V_rand/V_info (class table); isbi_metrics: the challenge's
+    label_errors  merges, splits, thicker and thinner membranes built into a label (chapter 06)
+    config        Config, its checks, the profiles
+    train         fit() in named steps; builder (Config -> model, loss, optimizer), records
+                  (run.json), checkpoints (atomic files, resume, load_run), inference (predict),
+                  fastpath (bf16, channels_last, compile), protocols (the two summaries)
+    experiments   the batch over the paper's grid (jobs, executors: papermill, submitit)
+    paper         the paper's numbers and claims
+    plots, diagrams  figures for the notebooks
+    checks        exercise checks for the notebooks
+
+and two that every other may use: ``names`` (the vocabulary of a run's settings) and
+``tables`` (the one Markdown table writer).
 """
 import os as _os
 

@@ -103,6 +103,8 @@ def _batch(args) -> int:
 
 
 def main(argv=None) -> int:
+    from attnlib.config import PROFILES
+
     parser = argparse.ArgumentParser(prog="python -m attnlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("data", help="verify the ISBI 2012 files, downloading what is missing into the cache")
@@ -111,7 +113,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_data)
     p = sub.add_parser("train", help="train one configuration (see attnlib.config.Config for the names)")
     p.add_argument("--profile", default=None,
-                   help="paper | laptop | smoke (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop on a CPU)")
+                   help=f"{' | '.join(PROFILES)} (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop on a CPU)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field")
     p.add_argument("--out", default=None, help="run folder (default: runs/<model>-<gate>-s<seed>-<config hash>)")
     p.set_defaults(func=_train)

@@ -30,6 +30,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no PyPI check on impor
 import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 
+from attnlib import names  # noqa: E402
+
 REFLECT = cv2.BORDER_REFLECT_101  # albumentations 1.x default border for distortions
 
 
@@ -69,13 +71,13 @@ def elastic_augmentation(seed: int | None = None, alpha: float = 34.0, sigma: fl
     )
 
 
-AUGMENTATIONS = {"paper": paper_augmentation, "none": no_augmentation, "elastic": elastic_augmentation}
+AUGMENTATIONS = {"paper": paper_augmentation, "none": no_augmentation,
+                 "elastic": elastic_augmentation}  # keyed by attnlib.names.AUGMENTATIONS
 
 
 def build_augmentation(name: str, seed: int | None = None) -> A.Compose:
-    """``"paper"``, ``"none"`` or ``"elastic"``."""
-    if name not in AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation {name!r}: choose one of {sorted(AUGMENTATIONS)}.")
+    """``"paper"``, ``"none"`` or ``"elastic"`` (:data:`attnlib.names.AUGMENTATIONS`)."""
+    names.check_choice("augmentation", name, names.AUGMENTATIONS)
     return AUGMENTATIONS[name](seed=seed)
 
 

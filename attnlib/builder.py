@@ -19,8 +19,7 @@ from attnlib.models import build_model
 
 def build_model_for(config: Config, device: torch.device | str = "cpu") -> torch.nn.Module:
     """The network that ``config`` names, with PyTorch's default initialisation, on ``device``."""
-    gate = None if config.gate == "none" else config.gate
-    return build_model(config.model, gate=gate, widths=tuple(config.widths),
+    return build_model(config.model, gate=config.gate, widths=tuple(config.widths),
                        deep_supervision=config.deep_supervision).to(device)
 
 

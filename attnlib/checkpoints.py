@@ -3,7 +3,8 @@
 A run folder holds ``run.json`` (the record), ``checkpoint.pt`` (weights + optimizer state, to
 resume) and, once exported, ``model.pt`` (the weights alone, half precision, small enough to
 share). Every write goes to a temporary file that is then renamed, so an interrupted run never
-leaves a half-written file behind.
+leaves a half-written file behind. :func:`resume_state` opens a checkpoint to resume only when
+it belongs to the very run that is asked for.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import pickle
 from pathlib import Path
 
 import torch
+
+from attnlib.builder import build_model_for  # the same construction as training
+from attnlib.config import Config, config_mismatch
 
 CHECKPOINT, RECORD, WEIGHTS = "checkpoint.pt", "run.json", "model.pt"
 
@@ -56,6 +60,23 @@ def load_checkpoint(path, device="cpu") -> dict:
                          f"(it could run code): use a checkpoint written by attnlib.train.fit. ({err})"[:600]) from None
 
 
+def resume_state(config: Config, ckpt: Path, device: torch.device | str = "cpu") -> dict | None:
+    """The checkpoint's state when it belongs to this very run; refuse any other."""
+    if not (config.resume and ckpt.exists()):
+        return None
+    state = load_checkpoint(ckpt, device)
+    changed = config_mismatch(state["config"], config.to_dict())
+    if changed == ["epochs"] and state["epoch"] >= state["config"]["epochs"]:
+        raise ValueError(
+            f"{ckpt.parent} holds a finished {state['config']['epochs']}-epoch run; a {config.epochs}-epoch run is "
+            f"another run (its schedule differs): give it another out_dir, or resume=False to start over.")
+    if changed:
+        shown = {k: (state["config"].get(k, "<missing>"), config.to_dict().get(k, "<missing>")) for k in changed}
+        raise ValueError(f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: {shown}): "
+                         f"use another out_dir, or resume=False to start over.")
+    return state
+
+
 def export_weights(out_dir) -> Path:
     """Write ``model.pt``: the trained weights alone, in half precision (small enough to commit)."""
     out = Path(out_dir)
@@ -68,9 +89,6 @@ def export_weights(out_dir) -> Path:
 def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     """Read ``run.json`` and rebuild the trained model (CPU, eval mode) from ``checkpoint.pt``,
     or from the exported ``model.pt`` when the checkpoint is not there."""
-    from attnlib.builder import build_model_for  # the same construction as training
-    from attnlib.config import Config
-
     out = Path(out_dir)
     if not (out / RECORD).exists():
         raise FileNotFoundError(f"no run in {out} (no {RECORD}): train one with attnlib.train.train(...) or "

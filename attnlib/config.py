@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-MODELS, GATES = ("unet", "unetpp"), ("none", "sse", "additive")
-LOSSES = ("ce", "seed_dice", "soft_dice", "ce_dice")
-AUGMENTATIONS, OPTIMIZERS, AMPS = ("paper", "none", "elastic"), ("adam", "sgd"), ("auto", "bf16", "off")
+from attnlib import names
 
 
 @dataclass
@@ -38,9 +36,9 @@ class Config:
 
     model: str = "unet"  # network: unet | unetpp
     gate: str = "none"  # skip-connection gate: none | sse (the paper's attention) | additive (Oktay et al.)
-    widths: list[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024])  # channels per level
+    widths: list[int] = field(default_factory=lambda: list(names.PAPER_WIDTHS))  # channels per level
     deep_supervision: str = "mean"  # UNet++ heads: mean (paper: average the 4 heads' logits) | heads (loss per head)
-    loss: str = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice
+    loss: str = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice (aliases: attnlib.names)
     augmentation: str = "paper"  # paper | none | elastic (U-Net paper)
     epochs: int = 500  # paper: 500
     batch_size: int = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
@@ -58,29 +56,15 @@ class Config:
     amp: str = "auto"  # mixed precision: auto (bf16 on CUDA and where a CPU runs it faster) | bf16 | off
     channels_last: Optional[bool] = None  # NHWC memory format; None = auto (where it measures faster)
     compile: bool = False  # torch.compile the model
-    deterministic: bool = False  # deterministic algorithms (bit-exact resume on CPU)
+    deterministic: bool = False  # deterministic algorithms: bit-exact resume on CPU, in fp32 or bf16 (the dtype is unchanged)
     num_workers: int = 0  # DataLoader worker processes
     device: str = "auto"  # auto (cuda, else mps, else cpu) | cpu | cuda | cuda:1 ...
     out_dir: str = ""  # run folder (run.json, checkpoint.pt); "" = runs/<model>-<gate>-s<seed>-<config hash>
 
     def __post_init__(self):
+        _coerce(self)
         check_types(self)
-        choices = {"model": MODELS, "gate": GATES, "loss": LOSSES, "augmentation": AUGMENTATIONS,
-                   "optimizer": OPTIMIZERS, "amp": AMPS, "schedule": ("constant", "cosine"), "deep_supervision": ("mean", "heads")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}: choose one of {list(allowed)}.")
-        if self.crop and self.crop % 16:
-            raise ValueError(f"crop={self.crop} is not divisible by 16 (four 2x2 poolings): use e.g. {self.crop // 16 * 16 or 16}.")
-        if self.split != "paper":
-            from attnlib.data import get_split
-
-            get_split(self.split)  # raises for a fold out of range
-        for name in ("epochs", "eval_interval", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1.")
-        if len(self.widths) != 5:
-            raise ValueError(f"widths={self.widths}: give 5 channel counts, one per level, e.g. [16, 32, 64, 128, 256].")
+        check_values(self)
 
     @property
     def effective_batch_size(self) -> int:
@@ -96,6 +80,30 @@ class Config:
         keep = {k: v for k, v in self.to_dict().items() if k not in RESUMABLE}  # epochs included
         digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:8]
         return Path("runs") / f"{self.model}-{self.gate}-s{self.seed}-{digest}"
+
+
+# The names each choice field takes (attnlib.names); ``loss`` also takes the aliases build_loss knows.
+CHOICES = {"model": names.MODELS, "gate": names.GATES, "augmentation": names.AUGMENTATIONS,
+           "optimizer": names.OPTIMIZERS, "amp": names.AMPS, "schedule": names.SCHEDULES,
+           "deep_supervision": names.DEEP_SUPERVISION}
+
+
+def check_values(cfg: Config) -> None:
+    """Check the values of a type-checked Config: names, crop, fold, counts and widths."""
+    for name, allowed in CHOICES.items():
+        names.check_choice(name, getattr(cfg, name), allowed)
+    names.loss_name(cfg.loss)  # raises for an unknown loss; the spelling is kept (it is the run's identity)
+    if cfg.crop and cfg.crop % 16:
+        raise ValueError(f"crop={cfg.crop} is not divisible by 16 (four 2x2 poolings): use e.g. {cfg.crop // 16 * 16 or 16}.")
+    if cfg.split != "paper":
+        from attnlib.data import get_split
+
+        get_split(cfg.split)  # raises for a fold out of range
+    for name in ("epochs", "eval_interval", "checkpoint_every"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name}={getattr(cfg, name)} must be >= 1.")
+    if len(cfg.widths) != 5:
+        raise ValueError(f"widths={cfg.widths}: give 5 channel counts, one per level, e.g. [16, 32, 64, 128, 256].")
 
 
 # Fields that may change between an interrupted run and its resume: they cannot change a result.
@@ -114,34 +122,48 @@ def config_mismatch(recorded: dict, asked: dict) -> list[str]:
     return sorted(k for k in keys if recorded.get(k, missing) != asked.get(k, missing))
 
 
-def check_types(cfg: Config) -> None:
-    """Type-check every field; papermill and the CLI deliver whatever the user typed."""
-    hints = typing.get_type_hints(Config)
-    for f in dataclasses.fields(cfg):
-        value, hint = getattr(cfg, f.name), hints[f.name]
-        if typing.get_origin(hint) is typing.Union:  # Optional[X]: None or an X
-            if value is None:
-                continue
+def _field_types() -> dict[str, tuple[type, bool]]:
+    """Each field's type, and whether it is Optional (None allowed)."""
+    out = {}
+    for name, hint in typing.get_type_hints(Config).items():
+        optional = typing.get_origin(hint) is typing.Union  # Optional[X]: None or an X
+        if optional:
             hint = next(h for h in typing.get_args(hint) if h is not type(None))
-        if f.name == "split" and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # a fold number may come as an int
-            setattr(cfg, f.name, value)
-        if hint is float and isinstance(value, int) and not isinstance(value, bool):
-            setattr(cfg, f.name, float(value))
+        out[name] = (hint, optional)
+    return out
+
+
+def _coerce(cfg: Config) -> None:
+    """Convert what is harmless to convert: a fold number given as an int to its text, an int
+    for a float field to a float, a tuple for a list field to a list. The rest is left to
+    :func:`check_types`."""
+    for name, (hint, _) in _field_types().items():
+        value = getattr(cfg, name)
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if name == "split" and is_int:
+            setattr(cfg, name, str(value))  # a fold number may come as an int
+        elif hint is float and is_int:
+            setattr(cfg, name, float(value))
+        elif typing.get_origin(hint) is list and isinstance(value, tuple):
+            setattr(cfg, name, list(value))
+
+
+def check_types(cfg: Config) -> None:
+    """Type-check every field (it converts nothing); papermill and the CLI deliver whatever the user typed."""
+    for name, (hint, optional) in _field_types().items():
+        value = getattr(cfg, name)
+        if optional and value is None:
             continue
         if typing.get_origin(hint) is list:
-            if isinstance(value, tuple):
-                value = list(value)
-                setattr(cfg, f.name, value)
             ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         else:
             ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
         if not ok:
             want = "a list of ints" if typing.get_origin(hint) is list else hint.__name__
             raise TypeError(
-                f"parameter {f.name!r} must be {want}, got {type(value).__name__} {value!r}. "
-                f"With papermill use -p {f.name} <value> for a number, text or bool, and -y '{f.name}: [...]' "
-                f"(YAML) for a list; with the CLI --set {f.name}=<value>."
+                f"parameter {name!r} must be {want}, got {type(value).__name__} {value!r}. "
+                f"With papermill use -p {name} <value> for a number, text or bool, and -y '{name}: [...]' "
+                f"(YAML) for a list; with the CLI --set {name}=<value>."
             )
 
 

@@ -19,6 +19,7 @@ Labels use the paper's classes: 1 = cell interior (file value 255), 0 = membrane
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -237,14 +238,10 @@ class ISBIDataset(torch.utils.data.Dataset):
     def __init__(self, images, labels, indices=None, transform=None, crop=None, samples_per_epoch=None, seed=0):
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 3 or images.shape != labels.shape:
-            raise ValueError(
-                f"images {images.shape} and labels {labels.shape} must both be (N, H, W) with the same shape."
-            )
+            raise ValueError(f"images {images.shape} and labels {labels.shape} must both be (N, H, W) with the same shape.")
         if not np.isin(np.unique(labels), (0, 1)).all():
-            raise ValueError(
-                f"labels are not binary: found values {np.unique(labels)[:8].tolist()}, expected {{0, 1}}. "
-                f"Use attnlib.data.labels_from_png for 0/255 label images."
-            )
+            raise ValueError(f"labels are not binary: found values {np.unique(labels)[:8].tolist()}, expected {{0, 1}}. "
+                             f"Use attnlib.data.labels_from_png for 0/255 label images.")
         self.images, self.labels = images, labels
         self.indices = tuple(range(len(images))) if indices is None else tuple(int(i) for i in indices)
         if crop is not None:
@@ -273,8 +270,11 @@ class ISBIDataset(torch.utils.data.Dataset):
             y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
             image, mask = image[y:y + ch, x:x + cw], mask[y:y + ch, x:x + cw]
         if self.transform is not None:
-            if hasattr(self.transform, "set_random_seed"):
-                self.transform.set_random_seed(int(rng.integers(2**31)))
+            if hasattr(self.transform, "set_random_state"):  # albumentations 2.x
+                # one generator drawn in turn by every step (set_random_seed seeds each step alike:
+                # both flips then fire together, so a mirror never happens; see tests/test_data.py)
+                seed = int(rng.integers(2**31))
+                self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
             out = self.transform(image=np.ascontiguousarray(image), mask=np.ascontiguousarray(mask))
             image, mask = out["image"], out["mask"]
         image = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32) / 255.0)[None]  # (1, H, W)

@@ -32,8 +32,9 @@ import yaml
 from attnlib.executors import (EXECUTORS, check_slurm_options, job_state, require_slurm, run_local, submit_slurm,
                                wait_slurm)
 from attnlib.jobs import NOTEBOOK, BatchError, read_json
+from attnlib.metrics import METRICS
+from attnlib.tables import markdown_table
 
-METRICS = ("pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo")
 GRID_KEYS = ("profile", "seeds", "runs", "slurm")
 TODO_STATES = ("not started", "failed", "interrupted")  # what a batch submits (and "changed" with rerun_changed)
 WAITING_STATES = ("queued", "running", "submitted")  # jobs of an earlier batch: not submitted twice
@@ -273,10 +274,10 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         w.writerows(table)
-    lines = ["| config | protocol | seeds | " + " | ".join(METRICS) + " |", "|" + "---|" * (3 + len(METRICS))]
-    for r in table:
-        cells = [f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_sd']:.4f}" if r["n_seeds"] > 1 else f"{r[f'{m}_mean']:.4f}" for m in METRICS]
-        lines.append(f"| {r['config']} | {r['protocol']} | {r['n_seeds']} | " + " | ".join(cells) + " |")
+    body = [[r["config"], r["protocol"], r["n_seeds"],
+             *(f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_sd']:.4f}" if r["n_seeds"] > 1 else f"{r[f'{m}_mean']:.4f}"
+               for m in METRICS)] for r in table]
+    lines = [markdown_table(["config", "protocol", "seeds", *METRICS], body)]
     if failed is None and runs is not None:
         failed = [{"name": s["name"], "error": s["detail"]} for s in (run_state(out, r) for r in runs)
                   if s["state"] in ("failed", "invalid")]

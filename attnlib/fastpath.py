@@ -80,3 +80,23 @@ def choose(device: torch.device, amp: str = "auto", channels_last: bool | None =
 def resolve_amp(device: torch.device, amp: str) -> str:
     """``"bf16"`` or ``"off"``: what ``amp`` means on ``device``."""
     return choose(device, amp, channels_last=False)["amp"]
+
+
+def compiled_forward(model, fast: dict, notes: dict):
+    """The forward function: torch.compile'd when asked, falling back to eager (and noting
+    why) where compilation fails on this platform, which shows only at the first call."""
+    if not fast["compile"]:
+        return model
+    compiled_model = torch.compile(model)
+
+    def forward(x):
+        nonlocal compiled_model
+        try:
+            return compiled_model(x)
+        except Exception as err:
+            if compiled_model is model:
+                raise
+            notes["compile_error"], compiled_model = f"{type(err).__name__}: {err}"[:500], model
+            return model(x)
+
+    return forward

@@ -37,6 +37,8 @@ import inspect
 import torch
 import torch.nn.functional as F
 
+from attnlib.names import loss_name
+
 TARGET_FIX = "ISBI PNG labels are 0/255: use (png > 0) as class 1 = cell, then .long()"
 
 
@@ -157,23 +159,18 @@ def ce_dice(logits, target, *, dice_weight: float = 1.0, dice: str = "soft",
     return cross_entropy(logits, target, weight=weight) + dice_weight * dice_loss
 
 
-LOSSES = {"cross_entropy": cross_entropy, "seed_dice": seed_dice, "soft_dice": soft_dice, "ce_dice": ce_dice}
-ALIASES = {"ce": "cross_entropy",
-           "crossentropy": "cross_entropy",  # the paper's --loss CrossEntropy
-           "dice": "seed_dice"}  # the paper's --loss Dice is its DiceLoss, i.e. seed_dice
+LOSSES = {"cross_entropy": cross_entropy, "seed_dice": seed_dice, "soft_dice": soft_dice,
+          "ce_dice": ce_dice}  # keyed by attnlib.names.LOSSES
 
 
 def build_loss(name: str, **kwargs):
     """The loss called ``name`` (case-insensitive) with ``kwargs`` bound: ``loss(logits, target)``.
 
     Names: ``ce``/``cross_entropy``, ``seed_dice``, ``soft_dice``, ``ce_dice``; the
-    paper's CLI names ``crossentropy`` and ``dice`` (= ``seed_dice``) work too.
+    paper's CLI names ``crossentropy`` and ``dice`` (= ``seed_dice``) work too
+    (:func:`attnlib.names.loss_name`).
     """
-    key = str(name).strip().lower().replace("-", "_")
-    key = ALIASES.get(key, key)
-    if key not in LOSSES:
-        valid = ", ".join(sorted([*LOSSES, *ALIASES]))
-        raise ValueError(f"unknown loss {name!r}; valid names: {valid}")
+    key = loss_name(name)
     loss_fn = LOSSES[key]
     try:  # catch a misspelt option now rather than at the first batch
         inspect.signature(loss_fn).bind(None, None, **kwargs)

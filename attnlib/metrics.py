@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnlib.isbi_metrics import check_inputs, isbi_scores, isbi_vinfo, isbi_vrand
+from attnlib.tables import markdown_table
 
 __all__ = [
     "confusion", "pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class",
@@ -196,8 +197,5 @@ def format_table(rows, digits: int = 4, name: str = "run") -> str:
             return f"{value:.{digits}f}"
         return str(value)
 
-    lines = ["| " + " | ".join([name, *columns]) + " |",
-             "| " + " | ".join(["---"] + ["---:"] * len(columns)) + " |"]
-    for row_name, metrics in items:
-        lines.append("| " + " | ".join([str(row_name)] + [cell(metrics.get(c)) for c in columns]) + " |")
-    return "\n".join(lines)
+    body = ([row_name, *(cell(metrics.get(c)) for c in columns)] for row_name, metrics in items)
+    return markdown_table([name, *columns], body, align="l" + "r" * len(columns))

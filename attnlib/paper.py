@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-METRICS4 = ("pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class")
+from attnlib.metrics import METRICS
+from attnlib.tables import markdown_table
+
+METRICS4 = METRICS[:4]  # the paper's four: pixel accuracy, mIoU, V_rand, V_info (of the class table)
 
 PAPER_RESULTS = {  # Table 1 and Table 2: pixel acc, mIoU, V_rand, V_info
     "unet": (0.9278, 0.8028, 0.9018, 0.5153),
@@ -98,11 +101,11 @@ def _num(x, digits: int = 4, sign: bool = False) -> str:
 
 def claims_table(claims: list[dict], digits: int = 4) -> str:
     """Markdown table of :func:`check_claims` rows."""
-    lines = ["| claim | scale | paper Δ | our Δ (mean) | sd | 95% interval | verdict | paper Δ inside? |",
-             "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for c in claims:
         interval = "n/a" if c["lo"] is None else f"[{_num(c['lo'], digits, True)}, {_num(c['hi'], digits, True)}]"
         inside = "n/a" if c["paper_inside"] is None else ("yes" if c["paper_inside"] else "no")
-        lines.append(f"| {c['claim']} | {c['label']} | {_num(c['paper_diff'], digits, True)} | "
-                     f"{_num(c['mean'], digits, True)} | {_num(c['sd'], digits)} | {interval} | {c['verdict']} | {inside} |")
-    return "\n".join(lines)
+        rows.append([c["claim"], c["label"], _num(c["paper_diff"], digits, True), _num(c["mean"], digits, True),
+                     _num(c["sd"], digits), interval, c["verdict"], inside])
+    header = ["claim", "scale", "paper Δ", "our Δ (mean)", "sd", "95% interval", "verdict", "paper Δ inside?"]
+    return markdown_table(header, rows)

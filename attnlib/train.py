@@ -2,10 +2,14 @@
 
 One loop serves a student's notebook, a laptop run and the instructor's GPU batch::
 
-    from attnlib.config import make_config
-    from attnlib.train import fit
     config, changes = make_config("laptop", model="unet", gate="sse", out_dir="runs/demo")
-    run = fit(config)            # run.record is what run.json holds; run.model the network
+    run = fit(config)     # attnlib.records.Run: run.record is what run.json holds, run.model the network
+
+:func:`fit` tells its story in named steps (d2l's ``Trainer``, with ``prepare_data``,
+``prepare_model`` and ``fit_epoch``, is the model): :func:`prepare_run`, :func:`prepare_data`,
+:func:`attnlib.builder.build`, :func:`attnlib.checkpoints.resume_state`, :func:`restore`; per
+epoch :func:`train_one_epoch`, :func:`evaluate_epoch`, :func:`save_checkpoint`, :func:`record`;
+at the end :func:`finish`. What the steps share is a :class:`Training`.
 
 Every ``eval_interval`` epochs the model predicts the held-out slices (25-29, plus the
 validation fold if ``split`` is a fold) and all of :mod:`attnlib.metrics` is computed. Two
@@ -20,21 +24,22 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
 
 from attnlib import fastpath
 from attnlib.builder import build
-from attnlib.checkpoints import CHECKPOINT, RECORD, load_checkpoint, save_atomic, write_json_atomic
-from attnlib.checkpoints import export_weights, load_run  # noqa: F401  (re-exported for notebooks)
-from attnlib.config import Config, config_mismatch
-from attnlib.inference import autocast, predict, resolve_device  # noqa: F401  (predict re-exported)
-from attnlib.protocols import THRESHOLD_SLICES, summarize
+from attnlib.checkpoints import CHECKPOINT, RECORD, resume_state, save_atomic, write_json_atomic
+from attnlib.config import Config
+from attnlib.inference import autocast, predict, resolve_device
+from attnlib.protocols import THRESHOLD_SLICES
+from attnlib.records import Progress, Run, run_environment, run_record
 
 SLOW_WARNING_HOURS = 2.0  # warn when a CPU run's estimate exceeds this
 
@@ -48,12 +53,6 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
-def environment(device: torch.device) -> dict:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    return {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
-            "device_name": name, "cpu_threads": torch.get_num_threads()}
-
-
 def learning_rate(config: Config, epoch: int) -> float:
     """The learning rate of an epoch (1-based): constant, or a cosine from ``lr`` to 0."""
     if config.schedule == "cosine":
@@ -61,30 +60,55 @@ def learning_rate(config: Config, epoch: int) -> float:
     return config.lr
 
 
+def due(epoch: int, every: int, last: int) -> bool:
+    """Whether an every-N-epochs step (evaluation, checkpoint) runs after ``epoch``: every N, and at the end."""
+    return epoch % every == 0 or epoch == last
+
+
 @dataclass
-class Run:
-    """What :func:`fit` returns: the record written to ``run.json``, and the trained model."""
+class TrainingData:
+    """The slices, their split, and the loader of augmented training items."""
 
-    record: dict
+    images: np.ndarray  # uint8 (30, 512, 512)
+    labels: np.ndarray  # (30, 512, 512), 1 = cell
+    split: object  # attnlib.data.Split: train, val and test slice indices
+    loader: torch.utils.data.DataLoader
+
+
+@dataclass
+class Training:
+    """What the steps of :func:`fit` share: the run's settings, its data, model and progress."""
+
+    config: Config
+    profile: str | None
+    profile_changes: dict | None
+    out: Path  # the run folder
+    device: torch.device
+    data: TrainingData
     model: torch.nn.Module
-    path: Path  # run.json
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
-
-    @property
-    def history(self) -> dict:
-        return self.record["history"]
-
-    @property
-    def summary(self) -> dict:
-        return self.record["summary"]
+    loss_fn: Callable
+    opt: torch.optim.Optimizer
+    fast: dict  # the fast path (attnlib.fastpath.choose), recorded
+    progress: Progress
+    forward: Callable  # the model, or its torch.compile'd forward
 
 
-# --- the steps of fit ---------------------------------------------------------------------
+# --- before the first epoch ---------------------------------------------------------------
 
-def _prepare_data(config: Config, device: torch.device):
+def prepare_run(config: Config) -> tuple[Path, torch.device]:
+    """Create the run folder, pick the device, set determinism and seed the weights' draw."""
+    out = config.run_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    if config.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
+    torch.manual_seed(config.seed)
+    return out, device
+
+
+def prepare_data(config: Config, device: torch.device) -> TrainingData:
+    """Load the slices; the training set of augmented crops and its loader, in a seeded order."""
     from attnlib import augment, data
 
     images, labels = data.load_isbi2012()
@@ -96,47 +120,29 @@ def _prepare_data(config: Config, device: torch.device):
     loader = torch.utils.data.DataLoader(train_set, batch_size=config.effective_batch_size, sampler=sampler,
                                          num_workers=config.num_workers, pin_memory=device.type == "cuda",
                                          persistent_workers=config.num_workers > 0)
-    return images, labels, split, loader
+    return TrainingData(images, labels, split, loader)
 
 
-def _resume(config: Config, ckpt: Path, device: torch.device) -> dict | None:
-    """The checkpoint's state when it belongs to this very run; refuse any other."""
-    if not (config.resume and ckpt.exists()):
-        return None
-    state = load_checkpoint(ckpt, device)
-    changed = config_mismatch(state["config"], config.to_dict())
-    if changed == ["epochs"] and state["epoch"] >= state["config"]["epochs"]:
-        raise ValueError(
-            f"{ckpt.parent} holds a finished {state['config']['epochs']}-epoch run; a {config.epochs}-epoch run is "
-            f"another run (its schedule differs): give it another out_dir, or resume=False to start over.")
-    if changed:
-        shown = {k: (state["config"].get(k, "<missing>"), config.to_dict().get(k, "<missing>")) for k in changed}
-        raise ValueError(f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: {shown}): "
-                         f"use another out_dir, or resume=False to start over.")
-    return state
+def fast_path_for(config: Config, device: torch.device, state: dict | None) -> dict:
+    """The fast path the checkpoint recorded, else the one :func:`attnlib.fastpath.choose` picks now."""
+    if state and "fast_path" in state:
+        return state["fast_path"]
+    return fastpath.choose(device, config.amp, config.channels_last, config.compile)
 
 
-def _evaluate(model, images, labels, split, amp: str) -> dict:
-    """Test (and validation) metrics, with the ISBI scores at every threshold."""
-    from attnlib.metrics import evaluate
+def restore(model, opt, fast: dict, state: dict | None, wall0: float) -> tuple[torch.nn.Module, Progress]:
+    """The model in the fast path's memory format, with the checkpoint's weights and optimizer
+    state when resuming; and the run's progress so far (none for a new run)."""
+    if fast["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    if not state:
+        return model, Progress(wall0=wall0)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    return model, Progress.from_checkpoint(state, wall0)
 
-    out: dict = {"isbi_curves": {}}
-    for part in ("test", "val"):
-        idx = list(getattr(split, part))
-        if idx:
-            out[part], out["isbi_curves"][part] = evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)
-    return out
 
-
-def _threshold_curve(model, images, labels, split, amp: str) -> dict | None:
-    """Without a validation fold: the ISBI curve of training slices 20-24 (see protocols)."""
-    if split.val:
-        return None
-    from attnlib.metrics import evaluate
-
-    idx = list(THRESHOLD_SLICES)
-    return evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)[1]
-
+# --- one epoch ----------------------------------------------------------------------------
 
 def _warn_if_slow(config: Config, device: torch.device, step_seconds: float, steps_per_epoch: int) -> None:
     hours = step_seconds * steps_per_epoch * config.epochs / 3600
@@ -146,7 +152,7 @@ def _warn_if_slow(config: Config, device: torch.device, step_seconds: float, ste
                       stacklevel=3)
 
 
-def _train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None) -> float:
+def train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None) -> float:
     """One pass over the loader (the model in train mode); returns the mean training loss."""
     memory_format = torch.channels_last if fast["channels_last"] else torch.contiguous_format
     total, seen = torch.zeros((), device=device), 0
@@ -168,27 +174,81 @@ def _train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None) -
     return float(total) / seen
 
 
-def _compiled(model, fast: dict, notes: dict):
-    """The forward function: torch.compile'd when asked, falling back to eager (and noting
-    why) where compilation fails on this platform, which shows only at the first call."""
-    if not fast["compile"]:
-        return model
-    compiled = torch.compile(model)
-
-    def forward(x):
-        nonlocal compiled
-        try:
-            return compiled(x)
-        except Exception as err:
-            if compiled is model:
-                raise
-            notes["compile_error"], compiled = f"{type(err).__name__}: {err}"[:500], model
-            return model(x)
-
-    return forward
+def train_one_epoch(t: Training, epoch: int) -> float:
+    """Set the epoch's learning rate and data order, train one pass, record its loss and time."""
+    t0 = time.perf_counter()
+    for group in t.opt.param_groups:
+        group["lr"] = learning_rate(t.config, epoch)
+    t.data.loader.sampler.set_epoch(epoch)
+    t.model.train()
+    first = epoch == t.progress.start  # warn once, from this process's first epoch
+    warn = (lambda s: _warn_if_slow(t.config, t.device, s, len(t.data.loader))) if first else None
+    loss = train_epoch(t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn)
+    t.progress.seconds["train"] += time.perf_counter() - t0
+    t.progress.history["epoch"].append(epoch)
+    t.progress.history["loss"].append(loss)
+    t.progress.history["seconds"].append(time.perf_counter() - t0)
+    return loss
 
 
-# --- fit ----------------------------------------------------------------------------------
+def held_out_metrics(model, images, labels, split, amp: str) -> dict:
+    """Test (and validation) metrics, with the ISBI scores at every threshold."""
+    from attnlib.metrics import evaluate
+
+    out: dict = {"isbi_curves": {}}
+    for part in ("test", "val"):
+        idx = list(getattr(split, part))
+        if idx:
+            out[part], out["isbi_curves"][part] = evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)
+    return out
+
+
+def evaluate_epoch(t: Training, epoch: int) -> None:
+    """Evaluate on the held-out slices; append the evaluation, count its time."""
+    t1 = time.perf_counter()
+    d = t.data
+    t.progress.evals.append({"epoch": epoch, **held_out_metrics(t.model, d.images, d.labels, d.split, t.fast["amp"])})
+    t.progress.seconds["eval"] += time.perf_counter() - t1
+
+
+def save_checkpoint(t: Training, epoch: int) -> None:
+    """Write ``checkpoint.pt`` atomically: weights, optimizer state, progress, config, fast path."""
+    p = t.progress
+    p.seconds["wall"] = p.wall()
+    save_atomic({"model": t.model.state_dict(), "optimizer": t.opt.state_dict(), "epoch": epoch,
+                 "history": p.history, "evals": p.evals, "seconds": p.seconds, "config": t.config.to_dict(),
+                 "fast_path": t.fast}, t.out / CHECKPOINT)
+
+
+def record(t: Training, complete: bool, threshold_curve: dict | None = None) -> dict:
+    """The run's record as it stands (what ``run.json`` holds)."""
+    env = run_environment(t.device, t.progress, len(t.data.loader.dataset))
+    return run_record(t.config, t.profile, t.profile_changes, t.data.split, t.fast, env, t.progress, complete,
+                      threshold_curve)
+
+
+# --- after the last epoch -----------------------------------------------------------------
+
+def threshold_curve(model, images, labels, split, amp: str) -> dict | None:
+    """Without a validation fold: the ISBI curve of training slices 20-24 (see protocols)."""
+    if split.val:
+        return None
+    from attnlib.metrics import evaluate
+
+    idx = list(THRESHOLD_SLICES)
+    return evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)[1]
+
+
+def finish(t: Training) -> Run:
+    """The honest ISBI threshold's curve, then the complete record, written to ``run.json``."""
+    t1 = time.perf_counter()
+    d = t.data
+    curve = threshold_curve(t.model, d.images, d.labels, d.split, t.fast["amp"])
+    t.progress.seconds["eval"] += time.perf_counter() - t1
+    final = record(t, complete=True, threshold_curve=curve)
+    write_json_atomic(final, t.out / RECORD)
+    return Run(record=final, model=t.model, path=t.out / RECORD)
+
 
 def fit(config: Config, profile: str | None = None, profile_changes: dict | None = None, callback=None) -> Run:
     """Train ``config``; write ``run.json`` and ``checkpoint.pt`` into ``config.run_dir()``.
@@ -199,86 +259,36 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
         callback: ``callback(epoch, record)`` after every epoch (live plots, early stops).
 
     Returns:
-        A :class:`Run` with the record (config, history, evaluations, both summaries,
-        fast path, environment) and the trained model.
+        A :class:`~attnlib.records.Run` with the record (config, history, evaluations, both
+        summaries, fast path, environment) and the trained model.
     """
     from tqdm.auto import tqdm
 
     wall0 = time.perf_counter()
-    out = config.run_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    if config.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
-    torch.manual_seed(config.seed)
-
-    images, labels, split, loader = _prepare_data(config, device)
+    out, device = prepare_run(config)
+    data = prepare_data(config, device)
     model, loss_fn, opt = build(config, device)
-    state = _resume(config, out / CHECKPOINT, device)
-    fast = state["fast_path"] if state and "fast_path" in state else fastpath.choose(
-        device, config.amp, config.channels_last, config.compile)
-    if fast["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    history, evals, secs = {"epoch": [], "loss": [], "seconds": []}, [], {"train": 0.0, "eval": 0.0}
-    if state:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        history, evals, secs = state["history"], state["evals"], state["seconds"]
-    start = state["epoch"] + 1 if state else 1
-    prior_wall, notes = secs.get("wall", 0.0), {}
-    forward = _compiled(model, fast, notes)
-
-    def record(complete: bool, threshold_curve=None) -> dict:
-        n_images = len(history["epoch"]) * len(loader.dataset)
-        env = environment(device) | {
-            "wall_seconds": prior_wall + time.perf_counter() - wall0, "train_seconds": secs["train"],
-            "eval_seconds": secs["eval"], "train_images_per_s": n_images / max(secs["train"], 1e-9),
-            "end_to_end_images_per_s": n_images / max(secs["train"] + secs["eval"], 1e-9), **notes}
-        return {"config": config.to_dict(), "profile": profile, "profile_changes": profile_changes or {},
-                "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
-                "history": history, "evals": evals, "fast_path": fast,
-                "summary": summarize(evals, bool(split.val), threshold_curve),
-                "threshold_curve": threshold_curve, "environment": env,
-                "resumed_from": start if state else None, "complete": complete}
-
-    def warn(step_seconds):
-        _warn_if_slow(config, device, step_seconds, len(loader))
-
-    bar = tqdm(range(start, config.epochs + 1), initial=start - 1, total=config.epochs,
+    state = resume_state(config, out / CHECKPOINT, device)
+    fast = fast_path_for(config, device, state)
+    model, progress = restore(model, opt, fast, state, wall0)
+    t = Training(config, profile, profile_changes, out, device, data, model, loss_fn, opt, fast, progress,
+                 forward=fastpath.compiled_forward(model, fast, progress.notes))
+    bar = tqdm(range(progress.start, config.epochs + 1), initial=progress.start - 1, total=config.epochs,
                desc=f"{config.model}+{config.gate}", disable=not progress_enabled(), dynamic_ncols=True)
     for epoch in bar:
-        t0 = time.perf_counter()
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(config, epoch)
-        loader.sampler.set_epoch(epoch)
-        model.train()
-        loss = _train_epoch(forward, loader, opt, loss_fn, device, fast, warn if epoch == start else None)
-        secs["train"] += time.perf_counter() - t0
-        history["epoch"].append(epoch)
-        history["loss"].append(loss)
-        history["seconds"].append(time.perf_counter() - t0)
-        if epoch % config.eval_interval == 0 or epoch == config.epochs:
-            t1 = time.perf_counter()
-            evals.append({"epoch": epoch, **_evaluate(model, images, labels, split, fast["amp"])})
-            secs["eval"] += time.perf_counter() - t1
+        loss = train_one_epoch(t, epoch)
+        if due(epoch, config.eval_interval, config.epochs):
+            evaluate_epoch(t, epoch)
+        evals = progress.evals
         bar.set_postfix(loss=f"{loss:.4f}", mIoU=f"{evals[-1]['test']['mean_iou']:.4f}" if evals else "-")
-        if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
-            secs["wall"] = prior_wall + time.perf_counter() - wall0
-            save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                         "history": history, "evals": evals, "seconds": secs, "config": config.to_dict(),
-                         "fast_path": fast}, out / CHECKPOINT)
+        if due(epoch, config.checkpoint_every, config.epochs):
+            save_checkpoint(t, epoch)
             if epoch < config.epochs:
-                write_json_atomic(record(complete=False), out / RECORD)
+                write_json_atomic(record(t, complete=False), out / RECORD)
         if callback is not None:
-            callback(epoch, record(complete=False))
+            callback(epoch, record(t, complete=False))
     bar.close()
-    t1 = time.perf_counter()
-    curve = _threshold_curve(model, images, labels, split, fast["amp"])
-    secs["eval"] += time.perf_counter() - t1
-    final = record(complete=True, threshold_curve=curve)
-    write_json_atomic(final, out / RECORD)
-    return Run(record=final, model=model, path=out / RECORD)
+    return finish(t)
 
 
 def train(profile: str | None = None, callback=None, **params) -> Run:

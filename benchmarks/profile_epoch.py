@@ -30,7 +30,7 @@ from attnlib.inference import autocast, predict, resolve_device
 from attnlib.isbi_metrics import isbi_scores
 from attnlib.metrics import class_scores
 from attnlib.builder import build
-from attnlib.train import _evaluate, _prepare_data, _train_epoch
+from attnlib.train import held_out_metrics, prepare_data, train_epoch
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -58,7 +58,8 @@ def step_seconds(config, device, batches, fast: dict) -> float:
 
 
 def breakdown(config, device) -> dict:
-    images, labels, split, loader = _prepare_data(config, device)
+    d = prepare_data(config, device)
+    images, labels, split, loader = d.images, d.labels, d.split, d.loader
     loader.sampler.set_epoch(1)
     data_s, batches = _timed(lambda: list(loader))
     fast = fastpath.choose(device, config.amp, config.channels_last)
@@ -75,7 +76,8 @@ def breakdown(config, device) -> dict:
 
 
 def cprofile_top(config, device, top: int = 15) -> str:
-    images, labels, split, loader = _prepare_data(config, device)
+    d = prepare_data(config, device)
+    images, labels, split, loader = d.images, d.labels, d.split, d.loader
     model, loss_fn, opt = build(config, device)
     fast = fastpath.choose(device, config.amp, config.channels_last)
     if fast["channels_last"]:
@@ -84,8 +86,8 @@ def cprofile_top(config, device, top: int = 15) -> str:
     prof.enable()
     loader.sampler.set_epoch(1)
     model.train()
-    _train_epoch(model, loader, opt, loss_fn, device, fast)
-    _evaluate(model, images, labels, split, fast["amp"])
+    train_epoch(model, loader, opt, loss_fn, device, fast)
+    held_out_metrics(model, images, labels, split, fast["amp"])
     prof.disable()
     text = io.StringIO()
     pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(top)

@@ -29,10 +29,13 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from attnlib import fastpath
+from attnlib.builder import build_model_for, build_optimizer
+from attnlib.config import PROFILES, Config
 from attnlib.inference import resolve_device
-from attnlib.models import PAPER_WIDTHS, build_model
+from attnlib.models import PAPER_WIDTHS
+from attnlib.tables import markdown_table
 
-LAPTOP_WIDTHS, TINY_WIDTHS = (16, 32, 64, 128, 256), (4, 8, 16, 32, 64)
+LAPTOP_WIDTHS, TINY_WIDTHS = tuple(PROFILES["laptop"]["widths"]), tuple(PROFILES["smoke"]["widths"])
 
 
 def matmul_peak_tflops(device: torch.device, n: int, dtype=torch.bfloat16, iters: int = 20) -> float:
@@ -53,13 +56,20 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
+def model_config(model_name, gate, widths) -> Config:
+    """The paper's settings for one network: what ``fit`` would build (attnlib.builder)."""
+    return Config(model=model_name, gate=gate, widths=list(widths))
+
+
 def make_step(model_name, gate, widths, device, fast: bool):
-    model = build_model(model_name, gate=None if gate == "none" else gate, widths=widths).to(device)
+    config = model_config(model_name, gate, widths)
+    model = build_model_for(config, device)
     cuda = device.type == "cuda"
     choice = fastpath.choose(device) if fast else {"amp": "off", "channels_last": False}
     if choice["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if fast and cuda else {}))
+    # ours: fit's optimizer (fused Adam on CUDA); the paper's code: Adam with PyTorch's defaults
+    opt = build_optimizer(config, model, device) if fast else torch.optim.Adam(model.parameters(), lr=config.lr)
     fwd = torch.compile(model) if fast and cuda else model
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if choice["amp"] == "bf16" else nullcontext()
     fmt = torch.channels_last if choice["channels_last"] else torch.contiguous_format
@@ -79,7 +89,7 @@ def make_step(model_name, gate, widths, device, fast: bool):
 
 def step_flops(model_name, gate, widths, size) -> float:
     """FLOPs of one training step (forward + backward) for one image, counted on the CPU/meta."""
-    model = build_model(model_name, gate=None if gate == "none" else gate, widths=widths)
+    model = build_model_for(model_config(model_name, gate, widths))
     x, y = torch.randn(1, 1, size, size), torch.randint(0, 2, (1, size, size))
     with FlopCounterMode(display=False) as counter:
         F.cross_entropy(model(x), y).backward()
@@ -168,13 +178,12 @@ def cpu_name() -> str:
 
 
 def table(rows) -> str:
-    lines = ["| model | gate | widths | path | dtype | batch | images/s | GFLOP/s | % fp32 peak | % bf16 peak |"
-             " memory GiB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['gate']} | {r['widths']} | {r['path']} | {r['dtype']} | {r['batch']} | "
-                     f"{r['images_per_s']:.2f} | {r['gflops']:.0f} | {100 * r['fp32_peak_fraction']:.1f} | "
-                     f"{100 * r['peak_fraction']:.1f} | {r['peak_memory_gib']:.1f} |")
-    return "\n".join(lines)
+    header = ["model", "gate", "widths", "path", "dtype", "batch", "images/s", "GFLOP/s", "% fp32 peak",
+              "% bf16 peak", "memory GiB"]
+    body = [[r["model"], r["gate"], r["widths"], r["path"], r["dtype"], r["batch"], f"{r['images_per_s']:.2f}",
+             f"{r['gflops']:.0f}", f"{100 * r['fp32_peak_fraction']:.1f}", f"{100 * r['peak_fraction']:.1f}",
+             f"{r['peak_memory_gib']:.1f}"] for r in rows]
+    return markdown_table(header, body, align="llllllrrrrr")
 
 
 def main(argv=None):

@@ -172,3 +172,22 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(D, "BASE_URL", "http://127.0.0.1:9/")  # the discard port: nothing listens
     with pytest.raises(D.DataError, match=r"Could not download train/image/0\.png.*ATTNLIB_DATA"):
         D.fetch_isbi2012(tmp_path / "cache", download=True)
+
+
+def test_paper_augmentation_draws_each_step_independently():
+    """All 8 flips/rotations occur, mirrors included: each step draws its own random numbers.
+
+    (Seeding the pipeline with set_random_seed gave every step the same seed, so the two flips
+    always fired together and a mirrored view never occurred.)"""
+    rng = np.random.default_rng(0)
+    mask = (rng.random((1, 32, 32)) > 0.5).astype(np.uint8)  # asymmetric: each view is distinct
+    views = {(k, f): np.fliplr(np.rot90(mask[0], k)) if f else np.rot90(mask[0], k) for k in range(4) for f in (0, 1)}
+    ds = D.ISBIDataset(mask * 255, mask, [0], paper_augmentation(), samples_per_epoch=400)
+    seen = {}
+    for i in range(len(ds)):
+        out = ds[i][1].numpy()
+        view = next((v for v, m in views.items() if np.array_equal(m, out)), "distorted")
+        seen[view] = seen.get(view, 0) + 1
+    assert all(seen.get(v, 0) > 0 for v in views), seen  # every view, the four mirrors too
+    assert sum(seen.get((k, 1), 0) for k in range(4)) > 100, seen
+    assert seen.get((0, 0), 0) < 200, seen  # the identity is not most of the stream

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnlib.losses import (ALIASES, LOSSES, build_loss, ce_dice, cross_entropy, seed_dice,
-                            soft_dice)
+from attnlib.losses import LOSSES, build_loss, ce_dice, cross_entropy, seed_dice, soft_dice
+from attnlib.names import LOSS_ALIASES
 
 ALL_LOSSES = [cross_entropy, seed_dice, soft_dice, ce_dice]
 
@@ -173,7 +173,7 @@ def test_build_loss_names_and_aliases(tiny):
     assert build_loss("ce_dice", dice_weight=0.3)(*tiny).item() == pytest.approx(
         math.log(8 / 3) / 2 + 0.3 * 36 / 143)
     assert set(LOSSES) == {"cross_entropy", "seed_dice", "soft_dice", "ce_dice"}
-    assert set(ALIASES.values()) <= set(LOSSES)
+    assert set(LOSS_ALIASES.values()) <= set(LOSSES)
 
 
 def test_build_loss_errors():

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from attnlib.checkpoints import export_weights, load_checkpoint
+from attnlib.checkpoints import export_weights, load_checkpoint, load_run
 from attnlib.config import make_config
+from attnlib.inference import predict
 from attnlib.protocols import summarize
-from attnlib.train import _warn_if_slow, fit, learning_rate, load_run, predict
+from attnlib.train import _warn_if_slow, fit, learning_rate
 
 TINY = dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8, eval_interval=1, deterministic=True)
 

@@ -4,7 +4,7 @@ import copy
 import torch
 from torch import nn
 
-from ..models import SSEGate, build_model
+from ..models import PAPER_WIDTHS, SSEGate, build_model
 from ._core import correct, exercise, expect
 
 
@@ -55,7 +55,7 @@ def check_sse_forward(fn):
 )
 def check_unetpp_sse_params(fn):
     """``fn(widths)``: parameters the sSE gates add to a UNet++ with these widths (depth L = len(widths) - 1)."""
-    cases = [(4, 8), (3, 5, 7), (64, 128, 256, 512, 1024), (2, 4, 8, 16, 32, 64), (16, 32, 64, 128, 256)]
+    cases = [(4, 8), (3, 5, 7), PAPER_WIDTHS, (2, 4, 8, 16, 32, 64), (16, 32, 64, 128, 256)]
     for widths in cases:
         with torch.device("meta"):
             plain = build_model("unetpp", widths=widths)

@@ -7,8 +7,11 @@ AllenXuuu/CS420-Machine-Learning):
 ==============  =========================  =====================================
 module          idea                       reference
 ==============  =========================  =====================================
-``blocks``      DoubleConv, Down, Up       Ronneberger et al. 2015
+``blocks``      DoubleConv, Down, Up,      Ronneberger et al. 2015;
+                NestedNode (decoder cell)  Zhou et al. 2018
 ``attention``   sSE gate, additive gate    Roy et al. 2018; Oktay et al. 2018
+``base``        EncoderDecoder: what the   (course structure)
+                two networks share
 ``unet``        UNet                       Ronneberger et al. 2015
 ``unetpp``      UNet++ (x_i_j nodes)       Zhou et al. 2018
 ``describe``    params, shapes, FLOPs      (course tool)
@@ -35,21 +38,19 @@ from typing import Sequence
 
 from torch import nn
 
-from .attention import GATE_CHOICES, AdditiveGate, NoGate, SSEGate, make_gate
-from .blocks import DoubleConv, Down, Up
+from attnlib.names import DEEP_SUPERVISION, PAPER_WIDTHS, check_choice, model_name
+
+from .attention import AdditiveGate, NoGate, SSEGate, make_gate
+from .base import EncoderDecoder
+from .blocks import DoubleConv, Down, NestedNode, Up
 from .describe import BlockRow, ModelSummary, describe, format_describe
 from .unet import UNet
-from .unetpp import DEEP_SUPERVISION_CHOICES, UNetPlusPlus
-
-PAPER_WIDTHS = (64, 128, 256, 512, 1024)
-MODEL_CHOICES = ("unet", "unetpp")
+from .unetpp import UNetPlusPlus
 
 __all__ = [
     "PAPER_WIDTHS",
-    "MODEL_CHOICES",
-    "GATE_CHOICES",
-    "DEEP_SUPERVISION_CHOICES",
     "build_model",
+    "EncoderDecoder",
     "UNet",
     "UNetPlusPlus",
     "SSEGate",
@@ -59,11 +60,14 @@ __all__ = [
     "DoubleConv",
     "Down",
     "Up",
+    "NestedNode",
     "describe",
     "format_describe",
     "ModelSummary",
     "BlockRow",
 ]
+
+MODEL_CLASSES = {"unet": UNet, "unetpp": UNetPlusPlus}  # keyed by attnlib.names.MODELS
 
 
 def build_model(
@@ -77,7 +81,7 @@ def build_model(
     """Build one of the paper's networks by name.
 
     Args:
-        model: ``"unet"`` or ``"unetpp"`` (case-insensitive).
+        model: ``"unet"`` or ``"unetpp"`` (case-insensitive; :data:`attnlib.names.MODELS`).
         gate: ``None`` (or ``"none"``), ``"sse"`` (the paper's attention forward
             passing) or ``"additive"`` (Oktay et al. 2018).
         widths: channels per level; the paper uses ``PAPER_WIDTHS``.
@@ -93,21 +97,7 @@ def build_model(
     Raises:
         ValueError: unknown model, gate or deep_supervision value.
     """
-    name = str(model).lower()
-    if name not in MODEL_CHOICES:
-        raise ValueError(f"unknown model {model!r}; choose one of {MODEL_CHOICES}")
-    if gate not in GATE_CHOICES and gate != "none":
-        raise ValueError(f"unknown gate {gate!r}; choose one of {GATE_CHOICES}")
-    if deep_supervision not in DEEP_SUPERVISION_CHOICES:
-        raise ValueError(
-            f"unknown deep_supervision {deep_supervision!r}; choose one of {DEEP_SUPERVISION_CHOICES}"
-        )
-    if name == "unet":
-        return UNet(in_channels=in_channels, num_classes=num_classes, widths=widths, gate=gate)
-    return UNetPlusPlus(
-        in_channels=in_channels,
-        num_classes=num_classes,
-        widths=widths,
-        gate=gate,
-        deep_supervision=deep_supervision,
-    )
+    name = model_name(model)
+    check_choice("deep_supervision", deep_supervision, DEEP_SUPERVISION)
+    options = {"deep_supervision": deep_supervision} if name == "unetpp" else {}
+    return MODEL_CLASSES[name](in_channels=in_channels, num_classes=num_classes, widths=widths, gate=gate, **options)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GATE_CHOICES = (None, "sse", "additive")
+from attnlib.names import gate_kind
 
 
 class NoGate(nn.Module):
@@ -153,12 +153,11 @@ def make_gate(
     Raises:
         ValueError: unknown ``kind``, or ``"additive"`` without ``g_channels``.
     """
-    if kind is None or kind == "none":
+    kind = gate_kind(kind)  # None for a plain skip; raises for an unknown gate
+    if kind is None:
         return NoGate()
     if kind == "sse":
         return SSEGate(x_channels)
-    if kind == "additive":
-        if g_channels is None:
-            raise ValueError("the 'additive' gate needs g_channels (width of the gating signal)")
-        return AdditiveGate(x_channels, g_channels, inter_channels)
-    raise ValueError(f"unknown gate {kind!r}; choose one of {GATE_CHOICES}")
+    if g_channels is None:
+        raise ValueError("the 'additive' gate needs g_channels (width of the gating signal)")
+    return AdditiveGate(x_channels, g_channels, inter_channels)

@@ -11,6 +11,12 @@ Both networks of the course are assembled from three small pieces:
 * ``Up``: 2x2 transposed convolution with stride 2 (doubles H and W, changes the
   width). The "up-sampling" of Eq. 1.
 
+and one cell made of them, the decoder node of both networks:
+
+* ``NestedNode``: ``ConvBlock(concat[Up(below), gate(skip_0), ..., gate(skip_{j-1})])``, Eq. 1-2.
+  UNet++'s node x_i_j has j skips; a UNet decoder level is the same cell with one skip (MONAI's
+  ``UpCat`` serves ``BasicUNet`` and ``BasicUNetPlusPlus`` alike in the same way).
+
 Details matched to the paper's code (GitHub AllenXuuu/CS420-Machine-Learning,
 ``models/UNet.py``) so that the parameter counts come out exactly:
 
@@ -20,12 +26,15 @@ Details matched to the paper's code (GitHub AllenXuuu/CS420-Machine-Learning,
   used unpadded convs and cropped);
 * the transposed conv also has a bias (PyTorch's default).
 
-``check_input`` holds the input checks both models run before their forward pass.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
+
+from .attention import make_gate
 
 
 class DoubleConv(nn.Module):
@@ -98,34 +107,41 @@ class Up(nn.Module):
         return self.conv(x)  # (B, C_out, 2H, 2W)
 
 
-def check_input(x: torch.Tensor, in_channels: int, depth: int) -> None:
-    """Raise a readable ``ValueError`` if ``x`` cannot go through the network.
+class NestedNode(nn.Module):
+    """One decoder node: its own ``Up``, one gate per skip, then a ``DoubleConv`` (Eq. 1-2).
 
     Args:
-        x: the input batch, expected ``(B, in_channels, H, W)``.
-        in_channels: channels the first conv was built for.
-        depth: number of 2x2 poolings (``len(widths) - 1``); H and W must be
-            multiples of ``2**depth`` so every pooling halves them exactly and
-            every transposed conv restores the size of its skip.
+        up: the ``Up`` from the level below, ``widths[i+1] -> widths[i]``.
+        gates: one gate per same-level skip (see ``make_gate``); the additive gate uses the
+            tensor below as its gating signal.
+        conv: ``DoubleConv((len(gates) + 1) * C, C)``; the node outputs ``(B, C, H_i, W_i)``.
+
+    ``NestedNode.create(below_channels, channels, num_skips, gate)`` builds the parts (in the
+    order Up, gates, DoubleConv: the order the seed's initial weights are drawn in).
     """
-    if x.dim() != 4:
-        raise ValueError(
-            f"expected a 4-D batch (B, C, H, W), got a tensor of shape {tuple(x.shape)}; "
-            "add a batch dimension with x.unsqueeze(0) (and a channel one for a 2-D image)"
-        )
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
-    if channels != in_channels:
-        raise ValueError(
-            f"the model expects {in_channels} input channel(s), got {channels} "
-            f"(input shape {tuple(x.shape)}); build the model with in_channels={channels} "
-            "or convert the images (EM images are grayscale: 1 channel)"
-        )
-    multiple = 2**depth
-    if height % multiple != 0 or width % multiple != 0:
-        fit_h = -(-height // multiple) * multiple
-        fit_w = -(-width // multiple) * multiple
-        raise ValueError(
-            f"input size {height}x{width} is not divisible by {multiple} "
-            f"(= 2**{depth}, one halving per max-pool); pad or crop the image to a "
-            f"multiple of {multiple} in both H and W, e.g. pad to {fit_h}x{fit_w}"
-        )
+
+    def __init__(self, up: Up, gates: Sequence[nn.Module], conv: DoubleConv) -> None:
+        super().__init__()
+        self.up = up
+        self.gates = nn.ModuleList(gates)
+        self.conv = conv
+
+    @classmethod
+    def create(cls, below_channels: int, channels: int, num_skips: int, gate: str | None) -> "NestedNode":
+        """A node at a level of width ``channels`` with ``num_skips`` gated skips."""
+        up = Up(below_channels, channels)
+        gates = [make_gate(gate, channels, g_channels=below_channels) for _ in range(num_skips)]
+        return cls(up, gates, DoubleConv((num_skips + 1) * channels, channels))
+
+    def forward(self, below: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        """Args:
+            below: x_{i+1,j-1} (UNet: dec_{i+1} or the bottleneck), ``(B, widths[i+1], H_i/2, W_i/2)``.
+            skips: ``[x_{i,0}, ..., x_{i,j-1}]`` (UNet: ``[enc_i]``), each ``(B, C, H_i, W_i)``.
+
+        Returns: x_i_j (UNet: dec_i), ``(B, C, H_i, W_i)``.
+        """
+        z = [self.up(below)]  # [(B, C, H_i, W_i)]: the up-sampled tensor comes first, as in the paper's code
+        for gate, skip in zip(self.gates, skips):
+            z.append(gate(skip, below))  # (B, C, H_i, W_i)
+        z = torch.cat(z, dim=1)  # (B, (j+1)*C, H_i, W_i), Eq. 1
+        return self.conv(z)  # (B, C, H_i, W_i), Eq. 2

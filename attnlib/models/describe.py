@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from attnlib.tables import markdown_table
+
 
 @dataclass
 class BlockRow:
@@ -75,14 +77,11 @@ class ModelSummary:
 
     def to_markdown(self) -> str:
         """The summary as a Markdown table followed by the totals."""
-        lines = ["| block | output shape | params |", "|---|---|---:|"]
-        for r in self.rows:
-            lines.append(f"| {r.name} | {_shape_str(r.output_shape)} | {r.params:,} |")
-        lines.append("")
-        lines.append(f"{self.model}, input {_shape_str(self.input_size)}: "
-                     f"{self.total_params:,} parameters ({self.trainable_params:,} trainable), "
-                     f"{self.gflops:.2f} GFLOPs per forward pass")
-        return "\n".join(lines)
+        rows = [[r.name, _shape_str(r.output_shape), f"{r.params:,}"] for r in self.rows]
+        return (markdown_table(["block", "output shape", "params"], rows, align="llr") + "\n\n"
+                f"{self.model}, input {_shape_str(self.input_size)}: "
+                f"{self.total_params:,} parameters ({self.trainable_params:,} trainable), "
+                f"{self.gflops:.2f} GFLOPs per forward pass")
 
     def __str__(self) -> str:
         return self.to_markdown()

@@ -15,7 +15,9 @@ attention-integrated UNet (Fig. 4). Layout for the paper's widths (64, 128, 256,
 Each decoder level i computes ``dec_i = DoubleConv(concat[Up(below), gate_i(enc_i)])``
 where ``below`` is ``dec_{i+1}`` (or the bottleneck ``enc4``); like the paper's code
 the up-sampled tensor comes first in the concat. With the additive gate, ``below``
-is also the gating signal of skip i.
+is also the gating signal of skip i. A level is a UNet++ node with one skip
+(:class:`~attnlib.models.blocks.NestedNode`); what else the two networks share is in
+:class:`~attnlib.models.base.EncoderDecoder`.
 """
 from __future__ import annotations
 
@@ -24,11 +26,14 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from attnlib.names import PAPER_WIDTHS
+
 from .attention import make_gate
-from .blocks import DoubleConv, Down, Up, check_input
+from .base import EncoderDecoder
+from .blocks import DoubleConv, NestedNode, Up
 
 
-class UNet(nn.Module):
+class UNet(EncoderDecoder):
     """UNet for 2-D segmentation, with an optional gate on each skip connection.
 
     Ronneberger et al. 2015, "U-Net: Convolutional Networks for Biomedical Image
@@ -46,6 +51,9 @@ class UNet(nn.Module):
         gate: ``None`` (plain skips), ``"sse"`` (the paper's attention forward
             passing) or ``"additive"`` (Oktay et al. 2018 attention gate).
 
+    ``forward(x)`` returns the logits ``(B, num_classes, H, W)``; its features are
+    ``"enc0".."enc4"`` and ``"dec3".."dec0"``, its attention maps ``"skip3".."skip0"``.
+
     Example::
 
         >>> model = UNet(widths=(4, 8, 16, 32, 64), gate="sse")
@@ -53,86 +61,33 @@ class UNet(nn.Module):
         torch.Size([2, 2, 64, 64])
     """
 
-    def __init__(
-        self,
-        in_channels: int = 1,
-        num_classes: int = 2,
-        widths: Sequence[int] = (64, 128, 256, 512, 1024),
-        gate: str | None = None,
-    ) -> None:
-        super().__init__()
-        widths = tuple(int(w) for w in widths)
-        if len(widths) < 2 or min(widths) < 1:
-            raise ValueError(f"widths needs at least two positive entries, got {widths}")
-        self.in_channels = in_channels
-        self.num_classes = num_classes
-        self.widths = widths
-        self.gate = None if gate == "none" else gate
-        self.depth = len(widths) - 1  # number of poolings; 4 in the paper
-        levels = range(self.depth)  # skip levels 0 .. depth-1
+    def __init__(self, in_channels: int = 1, num_classes: int = 2, widths: Sequence[int] = PAPER_WIDTHS,
+                 gate: str | None = None) -> None:
+        super().__init__(in_channels, num_classes, widths, gate)
+        w, levels = self.widths, range(self.depth)  # skip levels 0 .. depth-1
+        self.encoder = nn.ModuleList(self.encoder_blocks())
+        # Decoder level i = NestedNode(up_i, [gate_i], decoder_i): up_i maps width[i+1] -> width[i]
+        # and doubles H, W. The parts are registered here, each kind in its list (the names of
+        # every state dict, and the order the seed draws the initial weights in); the nodes
+        # over them are a plain tuple, so nothing is registered twice.
+        self.up = nn.ModuleList([Up(w[i + 1], w[i]) for i in levels])
+        self.gates = nn.ModuleList([make_gate(self.gate, w[i], g_channels=w[i + 1]) for i in levels])
+        self.decoder = nn.ModuleList([DoubleConv(2 * w[i], w[i]) for i in levels])
+        self.head = nn.Conv2d(w[0], num_classes, kernel_size=1)
+        self.levels = tuple(NestedNode(self.up[i], [self.gates[i]], self.decoder[i]) for i in levels)
 
-        # Encoder: enc0 keeps the resolution, enc_i (i >= 1) pools then convolves.
-        self.encoder = nn.ModuleList([DoubleConv(in_channels, widths[0])])
-        for i in range(1, self.depth + 1):
-            self.encoder.append(Down(widths[i - 1], widths[i]))
-        # Decoder, indexed by level i: up_i maps width[i+1] -> width[i] and doubles H, W.
-        self.up = nn.ModuleList([Up(widths[i + 1], widths[i]) for i in levels])
-        self.gates = nn.ModuleList([make_gate(gate, widths[i], g_channels=widths[i + 1]) for i in levels])
-        self.decoder = nn.ModuleList([DoubleConv(2 * widths[i], widths[i]) for i in levels])
-        self.head = nn.Conv2d(widths[0], num_classes, kernel_size=1)
-
-    def forward(self, x: torch.Tensor, return_features: bool = False, return_attention: bool = False):
-        """Args:
-            x: image batch ``(B, in_channels, H, W)`` with H, W multiples of
-                ``2**depth``.
-            return_features: also return a dict of every intermediate tensor,
-                ``"enc0".."enc4"`` and ``"dec3".."dec0"``, for inspection.
-            return_attention: also return this pass's attention maps (as
-                :meth:`attention_maps`), tied to this very ``x``.
-
-        Returns:
-            logits ``(B, num_classes, H, W)``; with either flag a tuple
-            ``(logits, features)``, ``(logits, maps)`` or ``(logits, features, maps)``.
-
-        Raises:
-            ValueError: wrong channel count or H, W not multiples of ``2**depth``.
-        """
-        check_input(x, self.in_channels, self.depth)
-        features: dict[str, torch.Tensor] = {}
-        skips: list[torch.Tensor] = []
-        for i, block in enumerate(self.encoder):
-            x = block(x)  # (B, widths[i], H/2^i, W/2^i)
-            features[f"enc{i}"] = x  # (B, widths[i], H/2^i, W/2^i)
-            skips.append(x)  # enc_i, kept for skip i
+    def _forward(self, x: torch.Tensor):
+        enc = self.encode(x)  # enc_i (B, widths[i], H/2^i, W/2^i), kept for skip i
+        features = {f"enc{i}": e for i, e in enumerate(enc)}
+        x = enc[-1]  # the bottleneck
         for i in reversed(range(self.depth)):
-            below = x  # (B, widths[i+1], H/2^(i+1), W/2^(i+1)), dec_{i+1} or bottleneck
-            up = self.up[i](below)  # (B, widths[i], H/2^i, W/2^i)
-            skip = self.gates[i](skips[i], below)  # (B, widths[i], H/2^i, W/2^i)
-            x = torch.cat([up, skip], dim=1)  # (B, 2*widths[i], H/2^i, W/2^i)
-            x = self.decoder[i](x)  # (B, widths[i], H/2^i, W/2^i)
-            features[f"dec{i}"] = x  # (B, widths[i], H/2^i, W/2^i)
-        logits = self.head(x)  # (B, num_classes, H, W)
-        extras = ([features] if return_features else []) + ([self.attention_maps()] if return_attention else [])
-        return (logits, *extras) if extras else logits
+            x = self.levels[i](x, [enc[i]])  # dec_i (B, widths[i], H/2^i, W/2^i) from dec_{i+1} and enc_i
+            features[f"dec{i}"] = x
+        return self.head(x), features  # logits (B, num_classes, H, W)
 
-    def attention_maps(self) -> dict[str, torch.Tensor]:
-        """The latest attention map of every gate, from the last forward pass.
-
-        Only the *last* pass: after ``predict(tta=True)`` or a batched prediction the maps
-        belong to the last view or batch. For maps tied to an input use
-        ``model(x, return_attention=True)``.
-
-        Returns:
-            ``{"skip3": alpha, ..., "skip0": alpha}`` with each alpha detached,
-            ``(B, 1, H/2^i, W/2^i)``, values in (0, 1); empty for ``gate=None`` or
-            before the first forward.
-        """
-        maps = {}
-        for i in reversed(range(self.depth)):
-            alpha = getattr(self.gates[i], "last_alpha", None)
-            if alpha is not None:
-                maps[f"skip{i}"] = alpha
-        return maps
+    def gated_skips(self):
+        """``("skip3", gate_3), ..., ("skip0", gate_0)``: the gate on each level's skip."""
+        return ((f"skip{i}", self.gates[i]) for i in reversed(range(self.depth)))
 
     def named_blocks(self) -> list[tuple[str, nn.Module]]:
         """Readable names of the blocks, in forward order (used by ``describe``)."""
@@ -144,6 +99,3 @@ class UNet(nn.Module):
             blocks.append((f"dec{i}", self.decoder[i]))
         blocks.append(("head", self.head))
         return blocks
-
-    def extra_repr(self) -> str:
-        return f"widths={self.widths}, gate={self.gate!r}"

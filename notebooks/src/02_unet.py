@@ -37,7 +37,7 @@ from attnlib.models import (
     build_model,
     describe,
 )
-from attnlib.train import predict
+from attnlib.inference import predict
 
 torch.manual_seed(0)
 images, labels = (

@@ -45,7 +45,7 @@ from torch import nn
 
 from attnlib import data, plots
 from attnlib.models import PAPER_WIDTHS, AdditiveGate, SSEGate, build_model
-from attnlib.train import load_run
+from attnlib.checkpoints import load_run
 
 torch.manual_seed(0)
 images, labels = (

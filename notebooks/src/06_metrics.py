@@ -38,7 +38,7 @@ from matplotlib.colors import ListedColormap
 from scipy import ndimage
 from skimage.metrics import adapted_rand_error
 
-from attnlib import data, demos, metrics, plots
+from attnlib import data, label_errors, metrics, plots
 from attnlib.isbi_metrics import ground_truth_cells, thinned_segments
 
 images, labels = (
@@ -207,7 +207,7 @@ print(
 # ## Merges, splits and thick membranes on a real slice
 #
 # Now the real test slice 25 and its label, with one error built in each time
-# (`attnlib.demos`):
+# (`attnlib.label_errors`):
 #
 # - **(a) merge**: a one-pixel gap cut through the membrane between two large
 #   cells, at the narrowest place;
@@ -226,22 +226,22 @@ print(
 # %%
 lab25, gt25 = labels[25], ground_truth_cells(labels[25])
 cases = {
-    "(a) merge": demos.merge_gap(lab25),
-    "(b) split": demos.split_line(lab25),
-    "(c) thicker": demos.thicken(lab25),
-    "(c') thinner": demos.thin(lab25),
+    "(a) merge": label_errors.merge_gap(lab25),
+    "(b) split": label_errors.split_line(lab25),
+    "(c) thicker": label_errors.thicken(lab25),
+    "(c') thinner": label_errors.thin(lab25),
 }
 colors = ListedColormap(
     ["black", "0.85", "tab:blue", "tab:orange", "yellow"]
 )  # membrane, cell, merged, split, site
 fig, axes = plt.subplots(2, 4, figsize=(11, 5.6))
 for col, (name, (pred25, changed)) in enumerate(cases.items()):
-    merged, split = demos.merged_and_split(pred25, lab25)
+    merged, split = label_errors.merged_and_split(pred25, lab25)
     sites, big_sites = (
-        demos.merge_sites(pred25, lab25),
-        demos.merge_sites(pred25, lab25, min_cell=1000),
+        label_errors.merge_sites(pred25, lab25),
+        label_errors.merge_sites(pred25, lab25, min_cell=1000),
     )
-    win = demos.window(
+    win = label_errors.window(
         big_sites if big_sites.any() else changed if col < 2 else split
     )  # where to look
     plots.overlay(
@@ -419,7 +419,7 @@ prob = np.stack(
 for name, pr in [
     (
         "class map (label, membrane thickened)",
-        np.stack([demos.thicken(lab)[0] for lab in labels[test]]),
+        np.stack([label_errors.thicken(lab)[0] for lab in labels[test]]),
     ),
     ("probability map (10 thresholds)", prob),
 ]:

@@ -1,4 +1,4 @@
-"""Hand-made errors on a real label slice, for the metrics notebook (06).
+"""Segmentation errors built into a real label slice, for the metrics notebook (06).
 
 Each function takes a label slice (H, W), 1 = cell and 0 = membrane, and returns
 ``(pred, changed)``: a prediction with one kind of error built in (same shape and
