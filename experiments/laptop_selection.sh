@@ -3,7 +3,7 @@
 # train on slices 0-19, select on fold 4 (slices 20-24); the test slices 25-29 are evaluated
 # by the engine but never read while choosing (experiments/laptop_selection.py reads the
 # validation numbers only). Two one-thread runs side by side use both cores of a 2-core CPU.
-#   bash experiments/laptop_selection.sh            # from the repository root, resumable
+#   bash experiments/laptop_selection.sh [NAME...]  # from the repository root, resumable
 #   python experiments/laptop_selection.py          # writes experiments/laptop_selection.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ export OMP_NUM_THREADS=1 ATTNLIB_QUIET=1
 if [ -z "${ATTNLIB_DATA:-}" ] && [ -f ../shared/data/isbi2012/SHA256SUMS ]; then
   export ATTNLIB_DATA=$(cd ../shared/data/isbi2012 && pwd)  # the copy beside the checkout, as make does
 fi
-# name | settings on top of the laptop profile of commit 028b902 (widths 16-256, 128 x 128
+# name | settings on top of the laptop profile of commit 028b902 (and of 1a8c57f) (widths 16-256, 128 x 128
 # crops, batch 8, 200 crops per epoch, 24 epochs, Adam 2e-3 with a cosine decay)
 CANDIDATES=(
   "base24|"
@@ -31,6 +31,7 @@ one() {  # one candidate, one seed
 mkdir -p "$OUT"
 for entry in "${CANDIDATES[@]}"; do
   name=${entry%%|*} sets=${entry#*|}
+  if [ $# -gt 0 ] && [[ ! " $* " == *" $name "* ]]; then continue; fi  # only the named ones
   one "$name" 0 "$sets" & one "$name" 1 "$sets" & wait  # the two seeds side by side
   echo "done $name"
 done

@@ -10,7 +10,8 @@ the scores do not drop, the gate's spatial selection is not what the trained net
 The test slices are scored once per variant and nothing is chosen on them. The class-table
 metrics at threshold 0.5 and the ISBI scores (their threshold chosen on training slices
 20-24, as the honest summary does) are reported. Needs each run's ``checkpoint.pt`` or
-``model.pt``: run it where the grid's weights exist.
+``model.pt``: run it where the grid's weights exist, as runs land; runs already in the JSON
+are kept, so it can be run again after each part of the grid.
 """
 from __future__ import annotations
 
@@ -83,8 +84,11 @@ def main(argv=None) -> int:
     folders = sorted(p.parent for p in Path(args.results).glob("*_sse_s*/run.json")
                      if (p.parent / "checkpoint.pt").exists() or (p.parent / "model.pt").exists())
     folders = [f for f in folders if f.name.rpartition("_s")[0] in ("unet_sse", "unetpp_sse")]
-    runs = [one_run(f, images, labels) for f in folders]
     out = Path(args.out or Path(args.results) / "sse_mean_map.json")
+    done = json.loads(out.read_text())["runs"] if out.exists() else []  # weights of landed runs go
+    have = {r["run"] for r in done}  # away with the machine: keep what was computed, add the rest
+    runs = done + [one_run(f, images, labels) for f in folders if f.name not in have]
+    runs.sort(key=lambda r: (r["model"], r["seed"]))
     out.write_text(json.dumps({"doc": __doc__.strip().splitlines()[0], "runs": runs}, indent=1))
     for r in runs:
         print(f"{r['run']}: mIoU {r['trained']['mean_iou']:.4f} -> {r['constant_map']['mean_iou']:.4f} (constant maps)")

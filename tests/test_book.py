@@ -450,7 +450,6 @@ def test_book_pages_in_browser(browser_report):
     assert not report, "book pages have problems:\n" + "\n".join(report)
 
 
-@pytest.mark.xfail(reason="notebook sources not yet reformatted", strict=False)
 def test_notebook_code_blocks_fit_column(browser_report):
     """Every code block (input or output) of the notebook pages fits the article column."""
     wide = {rel: [_format_width(i) for i in items if i["kind"] == "code"]
@@ -512,8 +511,8 @@ def test_setup_cells_work(tmp_path):
             elif cmd[0] == "cd":
                 cwd = cwd / cmd[1]
                 assert cwd.is_dir(), f"{template}: `cd {cmd[1]}` but there is no such folder"
-                assert list((cwd / ".." / "results" / "laptop").glob("*/run.json")), \
-                    "the clone has no run records in results/laptop_v0"
+                assert list((cwd / ".." / "results").glob("*/*/run.json")), \
+                    "the clone has no run records under results/"
             else:
                 pytest.fail(f"{template}: this test does not know how to run {cmd}")
     assert ["pip", "install", "--quiet"] in seen and ["python", "-m", "attnlib"] in seen, seen

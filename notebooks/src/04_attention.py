@@ -191,7 +191,8 @@ for name, out in [("sSE", sse), ("cSE", cse)]:
 # %%
 # NBVAL_CHECK_OUTPUT
 perm = torch.randperm(16 * 16, generator=torch.Generator().manual_seed(0))
-shuffle = lambda t: t.flatten(2)[:, :, perm].view_as(t)  # noqa: E731, the same pixel permutation for every channel
+# the same pixel permutation for every channel
+shuffle = lambda t: t.flatten(2)[:, :, perm].view_as(t)  # noqa: E731
 with torch.no_grad():
     print(
         "gate(shuffle(x)) == shuffle(gate(x)):",

@@ -23,8 +23,9 @@
 # :class: note
 # This page is not re-run when the book is built. Its stored outputs come from
 # executing it with `ATTNLIB_PROFILE=laptop` on a 2-core CPU: the run it shows
-# is the laptop-profile batch run `results/laptop_v0/unet_s0` (same configuration:
-# UNet, no gate, seed 0), whose finished checkpoint `fit` found and resumed, so
+# is the laptop-profile batch run `results/laptop_v0/unet_s0` (same
+# configuration: UNet, no gate, seed 0), whose finished checkpoint `fit` found
+# and resumed, so
 # the times printed are that run's. The GPU runs with the paper's settings
 # (`experiments/paper.yaml`) have not been made yet.
 # ```

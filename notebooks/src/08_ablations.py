@@ -20,9 +20,7 @@
 # (`python -m attnlib batch GRID --out DIR`).
 
 # %% tags=["parameters"]
-results_dir = (
-    "../results/laptop_v0"  # a batch's output folder (run folders with run.json)
-)
+results_dir = "../results/laptop_v0"  # a batch's output folder (run folders)
 metric = "mean_iou"  # the metric for the plot and the claims
 
 # %%
