@@ -69,9 +69,18 @@ class Progress:
         return self.prior_wall + time.perf_counter() - self.wall0
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``platform.processor()`` is empty on Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        return next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device) -> dict:
     """torch and Python versions, the device and its name, the CPU threads."""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
             "device_name": name, "cpu_threads": torch.get_num_threads()}
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -32,6 +31,7 @@ from attnlib import fastpath
 from attnlib.builder import build_model_for, build_optimizer
 from attnlib.config import PROFILES, Config
 from attnlib.inference import resolve_device
+from attnlib.records import cpu_name
 from attnlib.models import PAPER_WIDTHS
 from attnlib.tables import markdown_table
 
@@ -166,15 +166,6 @@ def run(args) -> list[dict]:
                                  "dtype": fast["dtype"] if path == "ours" else "float32",
                                  "threads": torch.get_num_threads(), "device": name, "torch": torch.__version__})
     return rows
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``platform.processor()`` is empty on Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        return next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def table(rows) -> str:

@@ -211,6 +211,12 @@ print(
     f"({env['device_name']}), {env['train_images_per_s']:.1f} training "
     f"images/s, torch {env['torch']}"
 )
+print("fast path:", record["fast_path"]["why"])
+per_epoch = env["wall_seconds"] / len(record["history"]["epoch"])
+print(
+    f"at {per_epoch:.1f} s per epoch, 10 minutes would train about "
+    f"{600 / per_epoch:.0f} epochs with these settings"
+)
 
 # %% [markdown]
 # ## Curves
