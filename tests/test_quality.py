@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from attnlib import metrics, quality
+from attnlib import metrics, quality, tta
 from attnlib.inference import predict
 from attnlib.isbi_metrics import isbi_scores
 
@@ -132,13 +132,13 @@ def test_sweep_picks_the_best_on_its_slices_and_reads_no_other():
 def test_views_round_trip_and_match_predict():
     x = np.arange(2 * 3 * 5).reshape(2, 3, 5)
     names = set()
-    for k, flip in quality.VIEWS:
-        v = quality.apply_view(x, k, flip)
+    for k, flip in tta.VIEWS:
+        v = tta.apply_view(x, k, flip)
         t = torch.rot90(torch.as_tensor(x), k, (1, 2))
         t = t.flip(2) if flip else t
         assert np.array_equal(v, t.numpy())  # predict's order of operations
-        assert np.array_equal(quality.invert_view(v, k, flip), x)
-        names.add(quality.view_name(k, flip))
+        assert np.array_equal(tta.invert_view(v, k, flip), x)
+        names.add(tta.view_name(k, flip))
     assert len(names) == 8 and "plain" in names
 
 
@@ -157,13 +157,13 @@ def test_pointwise_model_scores_the_same_in_every_view():
     noise = rng.integers(0, 90, labels.shape)
     images = (labels * 150 + noise).astype(np.uint8)  # not symmetric
     model = pointwise_model()
-    views = quality.view_probs(model, images, amp="off")
+    views = tta.view_probs(model, images, amp="off")
     assert views.shape == (8, *images.shape)
     np.testing.assert_allclose(views, np.broadcast_to(views[0], views.shape),
                                atol=1e-6)
-    tta = predict(model, images, tta=True, amp="off")
-    np.testing.assert_allclose(views.mean(0), tta, atol=1e-6)
-    rows = quality.view_table(views, labels)
+    averaged = predict(model, images, tta=True, amp="off")
+    np.testing.assert_allclose(views.mean(0), averaged, atol=1e-6)
+    rows = tta.view_table(views, labels)
     assert [r["view"] for r in rows][-1] == "mean of 8"
     for key in ("mean_iou", "isbi_vrand", "membrane"):
         assert len({round(r[key], 9) for r in rows}) == 1, key
@@ -174,14 +174,14 @@ def test_view_offsets_find_and_undo_a_shift():
     plain = noisy_probs(labels)
     moves = [(0, 0), (1, 0), (0, -2), (1, 1), (-1, 0), (0, 0), (2, 0), (0, 1)]
     views = np.stack([np.roll(plain, m, axis=(1, 2)) for m in moves])
-    offsets = quality.view_offsets(views)
+    offsets = tta.view_offsets(views)
     np.testing.assert_allclose(offsets, -np.array(moves, float), atol=0.06)
-    aligned = quality.align_views(views, offsets)
+    aligned = tta.align_views(views, offsets)
     inner = (slice(None), slice(None), slice(3, -3), slice(3, -3))
     np.testing.assert_allclose(aligned[inner],
                                np.broadcast_to(plain, views.shape)[inner],
                                atol=0.05)
-    assert quality.view_offsets(views, slices=[1])[3] == pytest.approx(
+    assert tta.view_offsets(views, slices=[1])[3] == pytest.approx(
         [-1, -1], abs=0.06)
 
 
@@ -189,19 +189,19 @@ def test_label_offset_of_a_shifted_label():
     labels = blocks(n=2, size=64)
     images = np.where(labels == 1, 200, 40).astype(np.uint8)
     moved = np.roll(labels, (1, 0), axis=(1, 2))  # labels one row lower
-    assert quality.label_offset(images, labels) == pytest.approx([0, 0],
+    assert tta.label_offset(images, labels) == pytest.approx([0, 0],
                                                                  abs=0.06)
-    assert quality.label_offset(images, moved) == pytest.approx([1, 0],
+    assert tta.label_offset(images, moved) == pytest.approx([1, 0],
                                                                 abs=0.06)
 
 
 def test_training_views_counts_each_view():
-    assert quality.training_views(None, n=20)["plain"] == 1.0
+    assert tta.training_views(None, n=20)["plain"] == 1.0
 
     def rotate(image, mask):
         return {"image": np.rot90(image).copy(), "mask": np.rot90(mask).copy()}
 
-    freq = quality.training_views(rotate, n=20)
+    freq = tta.training_views(rotate, n=20)
     assert freq["rot 90"] == 1.0 and sum(freq.values()) == 1.0
 
 

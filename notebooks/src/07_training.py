@@ -23,11 +23,10 @@
 # :class: note
 # This page is not re-run when the book is built. Its stored outputs come from
 # executing it with `ATTNLIB_PROFILE=laptop` on a 2-core CPU: the run it shows
-# is the laptop-profile batch run `results/laptop_v0/unet_s0` (same
-# configuration: UNet, no gate, seed 0), whose finished checkpoint `fit` found
-# and resumed, so
-# the times printed are that run's. The GPU runs with the paper's settings
-# (`experiments/paper.yaml`) have not been made yet.
+# is `results/laptop_profile/ours` (UNet, no gate, seed 0, the laptop profile
+# as chosen in `experiments/laptop_selection.md`), whose finished checkpoint
+# `fit` found and resumed, so the times printed are that run's. The GPU runs
+# with the paper's settings (`experiments/paper.yaml`) have not been made yet.
 # ```
 
 # %% [markdown]
@@ -269,7 +268,7 @@ fig5.savefig(run.folder / "figure5.png", dpi=60)
 # slices. This section follows the quality-control step of ZeroCostDL4Mic
 # (von Chamier et al. 2021): per-image scores and error maps, a threshold
 # chosen on other slices, the worst errors named, and test-time augmentation
-# (TTA) taken apart. It uses `attnlib.quality`.
+# (TTA) taken apart. It uses `attnlib.quality` and `attnlib.tta`.
 #
 # Figure 5 above already gives each test slice its own mIoU and ISBI V_rand
 # (at the default threshold 0.5) in the title of its error map: red is a
@@ -287,7 +286,7 @@ fig5.savefig(run.folder / "figure5.png", dpi=60)
 # rotations); their mean is the TTA prediction, looked at closely below.
 
 # %%
-from attnlib import quality  # noqa: E402
+from attnlib import quality, tta  # noqa: E402
 from attnlib.augment import build_augmentation  # noqa: E402
 
 held = list(record["split"]["val"]) or list(quality.THRESHOLD_SLICES)
@@ -296,7 +295,7 @@ held_span = f"slices {held[0]}-{held[-1]}"  # a fold is a block of 5 slices
 print(f"threshold chosen on {held_span} ({held_is}); scored on {test}")
 stack = held + test  # positions 0-4: choose; 5-9: score
 choose, score = list(range(len(held))), list(range(len(held), len(stack)))
-views = quality.view_probs(
+views = tta.view_probs(
     run.model, images[stack], amp=record["fast_path"]["amp"]
 )  # (8 views, 10 slices, H, W)
 qc_maps = {"plain": views[0], "TTA mean of 8": views.mean(0)}
@@ -355,8 +354,8 @@ fig = plots.plot_error_crops(
 
 # %%
 gt_membrane = quality.membrane_fraction(labels[test])
-shifts = quality.view_offsets(views, slices=choose)  # (8, 2): dy, dx
-table = quality.view_table(views[:, score], labels[test])
+shifts = tta.view_offsets(views, slices=choose)  # (8, 2): dy, dx
+table = tta.view_table(views[:, score], labels[test])
 view_rows = {
     r["view"]: {k: v for k, v in r.items() if k != "view"} for r in table
 }
@@ -384,23 +383,23 @@ print(f"membrane fraction of the labels: {gt_membrane:.3f}")
 # %%
 torch.manual_seed(0)
 pointwise = nn.Conv2d(1, 2, kernel_size=1)
-pointwise_views = quality.view_probs(pointwise, images[test], amp="off")
+pointwise_views = tta.view_probs(pointwise, images[test], amp="off")
 print(
     "pointwise model, largest difference between its 8 views: "
     f"{np.abs(pointwise_views - pointwise_views[0]).max():.1e}"
 )
-drawn = quality.training_views(
+drawn = tta.training_views(
     build_augmentation(config.augmentation), n=1000, seed=config.seed
 )
 print("training stream:", {k: round(v, 3) for k, v in drawn.items()})
-before_fix = quality.training_views(
+before_fix = tta.training_views(
     build_augmentation(config.augmentation),
     n=1000,
     seed=config.seed,
     seeding="set_random_seed",
 )
 print("before the fix:", {k: round(v, 3) for k, v in before_fix.items()})
-dy, dx = quality.label_offset(images, labels)
+dy, dx = tta.label_offset(images, labels)
 print(f"labels vs image ridges, all 30 slices: dy {dy:+.2f}, dx {dx:+.2f} px")
 
 # %% [markdown]
@@ -427,7 +426,7 @@ print(f"labels vs image ridges, all 30 slices: dy {dy:+.2f}, dx {dx:+.2f} px")
 # before:
 
 # %%
-aligned = quality.align_views(views, shifts).mean(0)
+aligned = tta.align_views(views, shifts).mean(0)
 aligned_rows, aligned_sweep = quality.threshold_report(
     {"TTA, views re-aligned": aligned}, labels[stack], choose, score
 )

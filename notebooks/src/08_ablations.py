@@ -63,10 +63,11 @@ for name, rec in records.items():
 # ```{admonition} Which runs are these?
 # :class: warning
 # Until the GPU batch of `experiments/paper.yaml` has run, `results_dir` holds
-# the **laptop profile** (`experiments/laptop.yaml`): narrow widths, 128 x 128
-# crops and a few minutes of CPU per run, one seed. Its numbers are real, but
-# they answer a smaller question than the paper's: do the claims show up at
-# laptop scale? The profile of every run is printed above.
+# runs of the **laptop profile** (`experiments/laptop.yaml`): narrow widths,
+# 128 x 128 crops, minutes of CPU per run (the wall times are printed above).
+# Their numbers are real, but they answer a smaller question than the
+# paper's: do the claims show up at laptop scale? The profile of every run is
+# printed above, and every row below says its scale and its number of seeds.
 # ```
 
 # %% [markdown]
