@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 OUT = ROOT / "book" / "_data" / "chapter_times.json"
 EXECUTED = ["01_data", "02_unet", "03_unetpp", "04_attention", "05_losses", "06_metrics", "08_ablations"]
-GRID = ROOT / "results" / "laptop"
+GRID = ROOT / "results" / "laptop_v0"  # the first grid; the current profile: results/laptop_profile
 
 
 def _load1() -> float:
