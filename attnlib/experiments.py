@@ -267,17 +267,20 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
     ``runs``: the grid's (None: every run folder); ``failed``: ``[{"name", "error"}]`` to list
     (None: the failed and invalid runs among ``runs``, else ``failures.json``).
     """
+    from attnlib.paper import claims_summary
+
     out = Path(out)
-    table = aggregate(collect(out, runs))
+    rows = collect(out, runs)
+    table = aggregate(rows)
     cols = ["config", "protocol", "n_seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "sd")]
-    with open(out / "summary.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(table)
+    _write_csv(out / "summary.csv", table, cols)
     body = [[r["config"], r["protocol"], r["n_seeds"],
              *(f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_sd']:.4f}" if r["n_seeds"] > 1 else f"{r[f'{m}_mean']:.4f}"
                for m in METRICS)] for r in table]
     lines = [markdown_table(["config", "protocol", "seeds", *METRICS], body)]
+    claims_md, claims = claims_summary(rows)
+    lines += [claims_md] if claims_md else []
+    _write_csv(out / "claims.csv", claims, ["claim", "protocol", "label", "paper_diff", "mean", "sd", "lo", "hi", "verdict"])
     if failed is None and runs is not None:
         failed = [{"name": s["name"], "error": s["detail"]} for s in (run_state(out, r) for r in runs)
                   if s["state"] in ("failed", "invalid")]
@@ -287,3 +290,10 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
         lines += ["", "Failed runs:", *[f"- {s['name']}: {s['error']}" for s in failed]]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     return table
+
+
+def _write_csv(path: Path, rows: list[dict], cols: list[str]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)

@@ -109,3 +109,19 @@ def claims_table(claims: list[dict], digits: int = 4) -> str:
                      _num(c["sd"], digits), interval, c["verdict"], inside])
     header = ["claim", "scale", "paper Δ", "our Δ (mean)", "sd", "95% interval", "verdict", "paper Δ inside?"]
     return markdown_table(header, rows)
+
+
+def claims_summary(rows: list[dict], scale: str = "laptop") -> tuple[str, list[dict]]:
+    """The paired differences of every claim whose two configurations both have runs, under both
+    protocols: a Markdown section (the verdict rule first) and the rows, for a batch summary."""
+    present = {r["config"] for r in rows}
+    out, parts = [], []
+    for protocol in ("honest", "paper_protocol"):
+        claims = [c | {"protocol": protocol} for c in check_claims(rows, protocol, scale=scale)
+                  if c["better"] in present and c["worse"] in present]
+        if claims:
+            out += claims
+            parts += ["", f"Paired differences in mIoU, {protocol.replace('_', ' ')}:", "", claims_table(claims)]
+    if not out:
+        return "", []
+    return "\n".join(["", "## The paper's claims", "", VERDICT_RULE, *parts]), out

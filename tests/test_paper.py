@@ -45,3 +45,12 @@ def test_check_claims_reports_whether_the_papers_difference_is_inside():
     assert claim["claim"] == "attention improves UNet" and claim["label"] == "laptop, n=5"
     assert claim["verdict"] == "holds" and claim["paper_inside"] is True
     assert paper.check_claims(_rows(values), "paper_protocol")[0]["verdict"] == "not run"
+
+
+def test_claims_summary_covers_the_claims_a_grid_has():
+    values = {c: [0.80, 0.81, 0.80] for c in ("unet", "unet_sse")}
+    rows = _rows(values) + _rows(values, protocol="paper_protocol")
+    text, claims = paper.claims_summary(rows)
+    assert [c["claim"] for c in claims] == ["attention improves UNet"] * 2  # honest, then paper's
+    assert paper.VERDICT_RULE in text and "laptop, n=3" in text and "nan" not in text
+    assert paper.claims_summary(_rows({"unet": [0.8]})) == ("", [])
