@@ -23,6 +23,7 @@ checkpoint, so a resumed run reuses it rather than deciding again::
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -31,13 +32,14 @@ import torch
 AMX_ISAS = ("AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16")
 
 
-def _cpu_flags() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:  # read once: predict(amp="auto") asks per batch
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: no flags to read
-        return set()
+        return frozenset()
     line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
+    return frozenset(line.partition(":")[2].split())
 
 
 def cpu_amx() -> tuple[bool, str]:
