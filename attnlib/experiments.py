@@ -247,7 +247,7 @@ def collect(out, runs: list[dict] | None = None) -> list[dict]:
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
-    """Mean and sample sd over seeds per (config, protocol)."""
+    """Mean and sample sd over seeds per (config, protocol); the sd of one seed is None (csv: empty)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["config"], r["protocol"]), []).append(r)
@@ -256,7 +256,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
         row = {"config": config, "protocol": protocol, "n_seeds": len(rs)}
         for m in METRICS:
             v = np.array([r[m] for r in rs], dtype=float)
-            row[f"{m}_mean"], row[f"{m}_sd"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+            row[f"{m}_mean"], row[f"{m}_sd"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else None
         table.append(row)
     return table
 
@@ -280,7 +280,9 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
     lines = [markdown_table(["config", "protocol", "seeds", *METRICS], body)]
     claims_md, claims = claims_summary(rows)
     lines += [claims_md] if claims_md else []
-    _write_csv(out / "claims.csv", claims, ["claim", "protocol", "label", "paper_diff", "mean", "sd", "lo", "hi", "verdict"])
+    _write_csv(out / "claims.csv", claims, ["claim", "protocol", "label", "better", "better_mean",
+                                                   "better_sd", "worse", "worse_mean", "worse_sd", "paper_diff",
+                                                   "mean", "sd", "lo", "hi", "verdict", "paper_inside"])
     if failed is None and runs is not None:
         failed = [{"name": s["name"], "error": s["detail"]} for s in (run_state(out, r) for r in runs)
                   if s["state"] in ("failed", "invalid")]

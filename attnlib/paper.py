@@ -73,20 +73,29 @@ def verdict(diff: dict) -> str:
     return "too small to tell at this scale"
 
 
+def mean_sd(values) -> tuple[float | None, float | None]:
+    """Mean and sample sd of ``values``: ``None`` for what cannot be computed (no values; sd of one)."""
+    v = np.asarray(list(values), dtype=float)
+    return (float(v.mean()) if len(v) else None), (float(v.std(ddof=1)) if len(v) > 1 else None)
+
+
 def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop") -> list[dict]:
     """Test each of :data:`CLAIMS` on per-seed rows (``experiments.collect``) under one protocol.
 
-    Returns one dict per claim: the paper's difference, our paired difference (mean, sd,
-    95% t-interval over seeds), the verdict (:data:`VERDICT_RULE`), whether the paper's
-    difference lies inside our interval, and a label such as ``"laptop, n=5"``."""
+    Returns one dict per claim: each side's mean and sd over its seeds (``better_mean``, ...),
+    the paper's difference, our paired difference (mean, sd, 95% t-interval over seeds), the
+    verdict (:data:`VERDICT_RULE`), whether the paper's difference lies inside our interval,
+    and a label such as ``"laptop, n=5"``."""
     out = []
     for claim, better, worse in CLAIMS:
         per = {cfg: {r["seed"]: r[metric] for r in rows if r["config"] == cfg and r["protocol"] == protocol}
                for cfg in (better, worse)}
+        sides = {f"{side}_{k}": v for side, cfg in (("better", better), ("worse", worse))
+                 for k, v in zip(("mean", "sd"), mean_sd(per[cfg].values()))}
         diff = paired_difference(per[better], per[worse])
         paper_diff = paper_value(better, metric) - paper_value(worse, metric)
         inside = None if diff["lo"] is None else bool(diff["lo"] <= paper_diff <= diff["hi"])
-        out.append({"claim": claim, "better": better, "worse": worse, "paper_diff": paper_diff, **diff,
+        out.append({"claim": claim, "better": better, "worse": worse, **sides, "paper_diff": paper_diff, **diff,
                     "verdict": verdict(diff) if diff["n"] else "not run", "paper_inside": inside,
                     "label": f"{scale}, n={diff['n']}"})
     return out
@@ -99,16 +108,48 @@ def _num(x, digits: int = 4, sign: bool = False) -> str:
     return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
 
 
+def fmt_mean_sd(mean, sd, digits: int = 4, sign: bool = False) -> str:
+    """``"0.7945 ± 0.0012"``; ``"0.7945 ± n/a"`` for one seed; ``"n/a"`` for none (``sign``: ``+0.0012``)."""
+    return "n/a" if mean is None else f"{_num(mean, digits, sign)} ± {_num(sd, digits)}"
+
+
+def fmt_interval(lo, hi, digits: int = 4) -> str:
+    """``"[-0.0012, +0.0034]"``, or ``"n/a"`` without an interval."""
+    return "n/a" if lo is None else f"[{_num(lo, digits, True)}, {_num(hi, digits, True)}]"
+
+
 def claims_table(claims: list[dict], digits: int = 4) -> str:
-    """Markdown table of :func:`check_claims` rows."""
+    """Markdown table of :func:`check_claims` rows: A and B (mean ± sd), then A - B paired."""
     rows = []
     for c in claims:
-        interval = "n/a" if c["lo"] is None else f"[{_num(c['lo'], digits, True)}, {_num(c['hi'], digits, True)}]"
+        interval = fmt_interval(c["lo"], c["hi"], digits)
         inside = "n/a" if c["paper_inside"] is None else ("yes" if c["paper_inside"] else "no")
-        rows.append([c["claim"], c["label"], _num(c["paper_diff"], digits, True), _num(c["mean"], digits, True),
-                     _num(c["sd"], digits), interval, c["verdict"], inside])
-    header = ["claim", "scale", "paper Δ", "our Δ (mean)", "sd", "95% interval", "verdict", "paper Δ inside?"]
+        rows.append([f"{c['claim']} (A = {c['better']}, B = {c['worse']})", c["label"],
+                     fmt_mean_sd(c.get("better_mean"), c.get("better_sd"), digits),
+                     fmt_mean_sd(c.get("worse_mean"), c.get("worse_sd"), digits),
+                     _num(c["paper_diff"], digits, True), _num(c["mean"], digits, True), _num(c["sd"], digits),
+                     interval, c["verdict"], inside])
+    header = ["claim", "scale", "A: mean ± sd", "B: mean ± sd", "paper Δ", "our Δ", "sd of Δ", "95% interval",
+              "verdict", "paper Δ inside?"]
     return markdown_table(header, rows)
+
+
+def results_table(rows: list[dict], configs, metrics=METRICS4, scale: str = "laptop", digits: int = 4) -> str:
+    """Markdown table of the paper's numbers beside ours (mean ± sd over seeds, both protocols).
+
+    ``rows``: per-seed rows (``experiments.collect``). Every row of ours says its scale and
+    number of seeds (``"laptop, n=5"``); the paper's says what it is (one run, best on test)."""
+    body = []
+    for cfg in configs:
+        if cfg in PAPER_RESULTS:
+            body.append([cfg, "paper (one run, epoch best on test)",
+                         *(_num(paper_value(cfg, m), digits) if m in METRICS4 else "n/a" for m in metrics)])
+        for protocol in ("honest", "paper_protocol"):
+            mine = [r for r in rows if r["config"] == cfg and r["protocol"] == protocol]
+            if mine:
+                cells = [fmt_mean_sd(*mean_sd(r[m] for r in mine), digits) for m in metrics]
+                body.append([cfg, f"ours, {protocol.replace('_', ' ')} ({scale}, n={len(mine)})", *cells])
+    return markdown_table(["config", "source", *metrics], body)
 
 
 def claims_summary(rows: list[dict], scale: str = "laptop") -> tuple[str, list[dict]]:

@@ -1,4 +1,4 @@
-"""Figures for the notebooks: slices with label overlays, training curves, Figure 5, attention maps.
+"""Figures for the notebooks: slices with label overlays, training curves, Figure 5, attention maps, claims.
 
 Every function draws with matplotlib and returns the ``Figure``; nothing is shown or saved
 here (notebooks display the figure, ``fig.savefig`` saves it).
@@ -247,5 +247,51 @@ def plot_seed_spread(rows, metric="mean_iou", paper=None):
     ax.set_xticks(range(len(configs)), configs, rotation=20)
     ax.set(ylabel=metric, title=f"{metric} per seed on slices 25-29")
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_claims(claims, xlabel="A - B in mIoU (paired by seed)"):
+    """One row per claim: our paired difference with its 95% interval, per protocol, and the paper's.
+
+    ``claims``: :func:`attnlib.paper.check_claims` rows, each with a ``protocol`` key added.
+    A claim without an interval (one seed) is drawn as a dot alone.
+    """
+    names = list(dict.fromkeys(c["claim"] for c in claims))
+    styles = {"honest": ("tab:green", -0.13), "paper_protocol": ("tab:red", 0.13)}
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(names) + 1.2))
+    for c in claims:
+        color, dy = styles[c["protocol"]]
+        y = names.index(c["claim"]) + dy
+        if c["lo"] is not None:
+            ax.hlines(y, c["lo"], c["hi"], color=color, lw=2)
+        first = c["claim"] == names[0]
+        ax.plot(c["mean"], y, "o", color=color, label=c["protocol"].replace("_", " ") if first else None)
+    for i, name in enumerate(names):
+        paper_diff = next(c["paper_diff"] for c in claims if c["claim"] == name)
+        ax.plot(paper_diff, i, "kx", ms=8, label="paper (one run)" if i == 0 else None)
+    ax.axvline(0, color="0.5", lw=1)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_isbi_curves(curves, metric="isbi_vrand", slices_name="slices 25-29"):
+    """An ISBI score against the threshold, one line per configuration (mean over seeds, range shaded).
+
+    ``curves``: ``{config: [curve, ...]}``, one curve per seed, each ``{"thresholds", metric}``
+    (a run's ``evals[i]["isbi_curves"]["test"]`` or its ``threshold_curve``).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    for config, cs in curves.items():
+        t = cs[0]["thresholds"]
+        v = np.array([c[metric] for c in cs])  # (seeds, thresholds)
+        (line,) = ax.plot(t, v.mean(0), marker=".", label=f"{config} (n={len(cs)})")
+        ax.fill_between(t, v.min(0), v.max(0), color=line.get_color(), alpha=0.15)
+    ax.set(xlabel="threshold on P(cell)", ylabel=metric, title=f"{metric} on {slices_name}, last evaluation")
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig

@@ -84,3 +84,15 @@ def summarize(evals: list[dict], has_val: bool, threshold_curve: dict | None = N
                            "epoch": best["epoch"], "test": best["test"]},
         "honest": honest,
     }
+
+
+def optimism(rows: list[dict], metric: str = "mean_iou") -> dict[tuple, float]:
+    """What choosing on the test slices adds, per run: paper protocol minus honest.
+
+    ``rows``: per-seed rows with both protocols (``experiments.collect``). Returns
+    ``{(config, seed): difference}`` for every run that has both."""
+    by_run: dict[tuple, dict] = {}
+    for r in rows:
+        by_run.setdefault((r["config"], r["seed"]), {})[r["protocol"]] = r[metric]
+    return {run: v["paper_protocol"] - v["honest"] for run, v in by_run.items()
+            if {"paper_protocol", "honest"} <= set(v)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,11 @@ def main(argv=None) -> int:
     have = {r["run"] for r in done}  # away with the machine: keep what was computed, add the rest
     runs = done + [one_run(f, images, labels) for f in folders if f.name not in have]
     runs.sort(key=lambda r: (r["model"], r["seed"]))
-    out.write_text(json.dumps({"doc": __doc__.strip().splitlines()[0], "runs": runs}, indent=1))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    made = {"doc": __doc__.strip().splitlines()[0], "code": f"experiments/sse_mean_map.py at {commit}",
+            "weights": str(args.results)}
+    out.write_text(json.dumps(made | {"runs": runs}, indent=1))
     for r in runs:
         print(f"{r['run']}: mIoU {r['trained']['mean_iou']:.4f} -> {r['constant_map']['mean_iou']:.4f} (constant maps)")
     return 0

@@ -54,3 +54,29 @@ def test_claims_summary_covers_the_claims_a_grid_has():
     assert [c["claim"] for c in claims] == ["attention improves UNet"] * 2  # honest, then paper's
     assert paper.VERDICT_RULE in text and "laptop, n=3" in text and "nan" not in text
     assert paper.claims_summary(_rows({"unet": [0.8]})) == ("", [])
+
+
+def test_check_claims_gives_each_sides_mean_and_sd():
+    claim = paper.check_claims(_rows({"unet_sse": [0.80, 0.82], "unet": [0.79, 0.79]}), "honest")[0]
+    assert claim["better_mean"] == pytest.approx(0.81) and claim["better_sd"] == pytest.approx(np.sqrt(2e-4))
+    assert claim["worse_sd"] == pytest.approx(0.0)
+    one = paper.check_claims(_rows({"unet_sse": [0.80], "unet": [0.79]}), "honest")[0]
+    assert one["better_sd"] is None and "0.8000 ± n/a" in paper.claims_table([one])
+
+
+def test_results_table_labels_scale_and_seeds_and_never_prints_nan():
+    rows = _rows({"unet": [0.80, 0.82, 0.81]}) + _rows({"unet": [0.81]}, protocol="paper_protocol")
+    for r in rows:
+        r.update({m: r["mean_iou"] for m in paper.METRICS4})
+    text = paper.results_table(rows, ["unet", "unetpp"])
+    assert "ours, honest (laptop, n=3)" in text and "ours, paper protocol (laptop, n=1)" in text
+    assert "0.8100 ± 0.0100" in text and "n/a" in text and "nan" not in text
+    assert "0.8028" in text and "0.7976" in text  # the paper's rows, ours or not
+
+
+def test_optimism_is_paper_protocol_minus_honest_per_run():
+    from attnlib.protocols import optimism
+
+    rows = _rows({"unet": [0.80, 0.81]}) + _rows({"unet": [0.805, 0.81]}, protocol="paper_protocol")
+    assert optimism(rows) == pytest.approx({("unet", 0): 0.005, ("unet", 1): 0.0})
+    assert optimism(_rows({"unet": [0.8]})) == {}

@@ -206,7 +206,10 @@ print(
 # because UNet++ is densely nested with more parameters then UNet" and overfits
 # the small data set (Sec. 4.4). It tests no model of matched size, and the two
 # networks differ in wiring, FLOPs and batch size, not only in parameters. We
-# take it as a hypothesis and test it in notebook 8 (ablations).
+# take it as a hypothesis that this course does not test: notebook 8 compares
+# the two with the same batch over five seeds, so it says whether UNet leads at
+# laptop scale, but it has no UNet widened to UNet++'s parameter count, the
+# run that could single out the parameters (Question 3.5).
 # ```
 #
 # ## Loss on the mean, or a loss per head?
@@ -354,7 +357,8 @@ print(f"untrained: head 1 and the mean agree on {agree:.1%} of the pixels")
 # - A loss on the mean gives all heads one shared gradient and ignores how they
 #   split the work; a loss per head trains each head to stand alone, which
 #   pruning needs.
-# - "Worse because it has more parameters" is a claim; notebook 8 tests it.
+# - "Worse because it has more parameters" is a claim the paper does not test;
+#   it needs a model of matched size, which notebook 8's grid does not have.
 
 # %% [markdown]
 # ## Questions
@@ -406,7 +410,24 @@ print(f"untrained: head 1 and the mean agree on {agree:.1%} of the pixels")
 # one image instead of four, the gradients are noisier, and an epoch has four
 # times as many optimizer steps. The two networks therefore differ in wiring,
 # FLOPs, parameters *and* training, and a comparison of the two cannot tell
-# which of these caused the difference. Notebook 8 looks at the numbers.
+# which of these caused the difference. Notebook 8 compares the two with the
+# same batch of 8 (the laptop profile), which removes this one difference.
+# :::
+
+# %% [markdown]
+# **Question 3.5.** Design the runs that would test "UNet++ is worse because it
+# has more parameters".
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# Keep everything but the size fixed: the same batch, schedule, epochs and
+# seeds for all. Add a UNet widened until it has UNet++'s parameter count
+# (parameters grow with the square of the widths, so about
+# $\sqrt{1.165} \approx 1.08$ times the widths), or a UNet++ narrowed to
+# UNet's. If the widened UNet still beats UNet++, paired by seed and outside
+# the noise, the parameters are not the cause; if it falls to UNet++'s level,
+# they may be. The FLOPs and the wiring still differ, so even this separates
+# only one of the causes.
 # :::
 
 # %% [markdown]

@@ -506,8 +506,10 @@ for level in range(4):
 
 # %% tags=["parameters"]
 # run folders with run.json and checkpoint.pt (or model.pt)
-sse_run = "../results/laptop_v0/unet_sse_s0"
-additive_run = "../results/laptop_v0/unet_additive_s0"
+sse_run = "../results/laptop/unet_sse_s0"
+additive_run = "../results/laptop/unet_additive_s0"
+# the mean-map experiment over the laptop grid's seeds (see below)
+mean_map_file = "../results/laptop/sse_mean_map.json"
 
 # %%
 runs = {}
@@ -656,6 +658,54 @@ for kind in outputs:
 # decoder could not do alone. Whether the gates change the test score beyond
 # seed-to-seed noise is the subject of notebook 8.
 #
+# ## Does the map matter, or only its mean?
+#
+# The argument above gives an experiment, inference only. Take each trained
+# model with the sSE gate, replace every gate's map $\alpha$ by one constant,
+# its mean over the training slices 0-24 (a constant the next convolution could
+# absorb), and score the test slices 25-29 again. If the scores hold, the
+# spatial selection is not what the trained network uses; if they drop, it is.
+# `experiments/sse_mean_map.py` did this for every seed of the laptop grid
+# while the weights existed, into `mean_map_file` (nothing is chosen on
+# 25-29: the threshold is 0.5, and the ISBI threshold comes from slices
+# 20-24).
+
+# %%
+import json  # noqa: E402
+
+from attnlib import paper  # noqa: E402
+
+mean_map = json.loads(Path(mean_map_file).read_text())["runs"]
+print("run              mIoU trained -> constant   V_rand trained -> constant")
+for r in mean_map:
+    t, c = r["trained"], r["constant_map"]
+    print(
+        f"{r['run']:<16} {t['mean_iou']:.4f} -> {c['mean_iou']:.4f}        "
+        f"{t['isbi_vrand']:.4f} -> {c['isbi_vrand']:.4f}"
+    )
+for model_name in ("unet", "unetpp"):
+    for metric in ("mean_iou", "isbi_vrand"):
+        mine = [r for r in mean_map if r["model"] == model_name]
+        d = paper.paired_difference(
+            {r["seed"]: r["constant_map"][metric] for r in mine},
+            {r["seed"]: r["trained"][metric] for r in mine},
+        )
+        diff = paper.fmt_mean_sd(d["mean"], d["sd"], sign=True)
+        print(
+            f"{model_name} + sSE, constant - trained {metric} "
+            f"(laptop, n={d['n']}): {diff}"
+            f", 95% interval {paper.fmt_interval(d['lo'], d['hi'])}"
+        )
+
+# %% [markdown]
+# Read the intervals with the rule of notebook 8: an interval below 0 says the
+# constant maps score lower on every reading of the noise, so the trained
+# networks do use where their gates pass more and where less; an interval
+# that holds 0 says this experiment cannot tell. Either way it says nothing
+# about whether a network *trained* with the gate beats one trained without it:
+# a network that relies on its gate's map may have learned the same thing
+# differently without one. That comparison is notebook 8's first claim.
+#
 # ## Summary
 #
 # - The paper's attention forward passing is
@@ -674,7 +724,9 @@ for kind in outputs:
 #   ("where to look", with far more context), at $(2C + 1)^2$ parameters per
 #   skip: about 1.4 million for UNet.
 # - Trained maps must be read against numbers (membrane vs cell means, spread),
-#   and relative to the weights that follow.
+#   and relative to the weights that follow; replacing each map by its mean in
+#   the trained models, over the grid's seeds, measures whether the spatial
+#   selection is used.
 
 # %% [markdown]
 # ## Questions
