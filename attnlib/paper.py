@@ -118,19 +118,23 @@ def fmt_interval(lo, hi, digits: int = 4) -> str:
     return "n/a" if lo is None else f"[{_num(lo, digits, True)}, {_num(hi, digits, True)}]"
 
 
+LABELS = {"pixel_accuracy": "pixel acc.", "mean_iou": "mIoU", "vrand_class": "V_rand (class)",
+          "vinfo_class": "V_info (class)", "isbi_vrand": "ISBI V_rand", "isbi_vinfo": "ISBI V_info"}
+
+
 def claims_table(claims: list[dict], digits: int = 4) -> str:
     """Markdown table of :func:`check_claims` rows: A and B (mean ± sd), then A - B paired."""
     rows = []
     for c in claims:
-        interval = fmt_interval(c["lo"], c["hi"], digits)
-        inside = "n/a" if c["paper_inside"] is None else ("yes" if c["paper_inside"] else "no")
-        rows.append([f"{c['claim']} (A = {c['better']}, B = {c['worse']})", c["label"],
+        inside = {None: "n/a", True: "inside", False: "outside"}[c["paper_inside"]]
+        rows.append([f"{c['claim']}: {c['better']} - {c['worse']} ({c['label']})",
                      fmt_mean_sd(c.get("better_mean"), c.get("better_sd"), digits),
                      fmt_mean_sd(c.get("worse_mean"), c.get("worse_sd"), digits),
-                     _num(c["paper_diff"], digits, True), _num(c["mean"], digits, True), _num(c["sd"], digits),
-                     interval, c["verdict"], inside])
-    header = ["claim", "scale", "A: mean ± sd", "B: mean ± sd", "paper Δ", "our Δ", "sd of Δ", "95% interval",
-              "verdict", "paper Δ inside?"]
+                     f"{_num(c['paper_diff'], digits, True)}, {inside}",
+                     fmt_mean_sd(c["mean"], c["sd"], digits, sign=True),
+                     fmt_interval(c["lo"], c["hi"], digits), c["verdict"]])
+    header = ["claim: A - B (scale)", "A: mean ± sd", "B: mean ± sd", "paper Δ, in our interval?", "our Δ ± sd",
+              "95% interval", "verdict"]
     return markdown_table(header, rows)
 
 
@@ -142,14 +146,14 @@ def results_table(rows: list[dict], configs, metrics=METRICS4, scale: str = "lap
     body = []
     for cfg in configs:
         if cfg in PAPER_RESULTS:
-            body.append([cfg, "paper (one run, epoch best on test)",
+            body.append([cfg, "paper (one run, best epoch on test)",
                          *(_num(paper_value(cfg, m), digits) if m in METRICS4 else "n/a" for m in metrics)])
         for protocol in ("honest", "paper_protocol"):
             mine = [r for r in rows if r["config"] == cfg and r["protocol"] == protocol]
             if mine:
                 cells = [fmt_mean_sd(*mean_sd(r[m] for r in mine), digits) for m in metrics]
                 body.append([cfg, f"ours, {protocol.replace('_', ' ')} ({scale}, n={len(mine)})", *cells])
-    return markdown_table(["config", "source", *metrics], body)
+    return markdown_table(["config", "source", *(LABELS.get(m, m) for m in metrics)], body)
 
 
 def claims_summary(rows: list[dict], scale: str = "laptop") -> tuple[str, list[dict]]:
