@@ -691,10 +691,15 @@ for model_name in ("unet", "unetpp"):
             {r["seed"]: r["trained"][metric] for r in mine},
         )
         diff = paper.fmt_mean_sd(d["mean"], d["sd"], sign=True)
+        reading = {
+            "reversed": "below 0: the map is used",
+            "holds": "above 0: the constant scores better",
+            "too small to tell at this scale": "holds 0: cannot tell",
+        }.get(paper.verdict(d), "no interval")
         print(
             f"{model_name} + sSE, constant - trained {metric} "
-            f"(laptop, n={d['n']}): {diff}"
-            f", 95% interval {paper.fmt_interval(d['lo'], d['hi'])}"
+            f"(laptop, n={d['n']}): {diff}, 95% interval "
+            f"{paper.fmt_interval(d['lo'], d['hi'])}, {reading}"
         )
 
 # %% [markdown]
