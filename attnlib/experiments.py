@@ -26,13 +26,13 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from attnlib.executors import (EXECUTORS, check_slurm_options, job_state, require_slurm, run_local, submit_slurm,
                                wait_slurm)
 from attnlib.jobs import NOTEBOOK, BatchError, read_json
 from attnlib.metrics import METRICS
+from attnlib.paper import claims_summary, mean_sd
 from attnlib.tables import markdown_table
 
 GRID_KEYS = ("profile", "seeds", "runs", "slurm")
@@ -255,8 +255,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
     for (config, protocol), rs in groups.items():
         row = {"config": config, "protocol": protocol, "n_seeds": len(rs)}
         for m in METRICS:
-            v = np.array([r[m] for r in rs], dtype=float)
-            row[f"{m}_mean"], row[f"{m}_sd"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else None
+            row[f"{m}_mean"], row[f"{m}_sd"] = mean_sd(r[m] for r in rs)
         table.append(row)
     return table
 
@@ -267,8 +266,6 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
     ``runs``: the grid's (None: every run folder); ``failed``: ``[{"name", "error"}]`` to list
     (None: the failed and invalid runs among ``runs``, else ``failures.json``).
     """
-    from attnlib.paper import claims_summary
-
     out = Path(out)
     rows = collect(out, runs)
     table = aggregate(rows)

@@ -79,6 +79,11 @@ def mean_sd(values) -> tuple[float | None, float | None]:
     return (float(v.mean()) if len(v) else None), (float(v.std(ddof=1)) if len(v) > 1 else None)
 
 
+def per_seed(rows: list[dict], config: str, protocol: str, metric: str = "mean_iou") -> dict[int, float]:
+    """``{seed: value}`` of one configuration under one protocol, from per-seed rows."""
+    return {r["seed"]: r[metric] for r in rows if r["config"] == config and r["protocol"] == protocol}
+
+
 def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop") -> list[dict]:
     """Test each of :data:`CLAIMS` on per-seed rows (``experiments.collect``) under one protocol.
 
@@ -88,8 +93,7 @@ def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scal
     and a label such as ``"laptop, n=5"``."""
     out = []
     for claim, better, worse in CLAIMS:
-        per = {cfg: {r["seed"]: r[metric] for r in rows if r["config"] == cfg and r["protocol"] == protocol}
-               for cfg in (better, worse)}
+        per = {cfg: per_seed(rows, cfg, protocol, metric) for cfg in (better, worse)}
         sides = {f"{side}_{k}": v for side, cfg in (("better", better), ("worse", worse))
                  for k, v in zip(("mean", "sd"), mean_sd(per[cfg].values()))}
         diff = paired_difference(per[better], per[worse])

@@ -63,8 +63,8 @@ for cfg, recs in by_config.items():
         f"({env['device']}, {env['cpu_threads']} thread, "
         f"{recs[0]['fast_path']['dtype']}, torch {env['torch']})"
     )
-hours = sum(r["environment"]["wall_seconds"] for r in records.values())
-print(f"in all: {hours / 3600:.1f} CPU hours (one thread per run)")
+seconds = sum(r["environment"]["wall_seconds"] for r in records.values())
+print(f"in all: {seconds / 3600:.1f} CPU hours (one thread per run)")
 
 # %% [markdown]
 # The grid asks for seeds 0-4 of every configuration. Where a configuration
@@ -292,13 +292,11 @@ for cfg in ("unet", "unetpp", "unet_sse", "unetpp_sse"):
 # %%
 configs = ["unet", "unet_sse", "unet_additive"]
 display(Markdown(paper.results_table(rows, configs, isbi, scale=scale)))
-honest = [r for r in rows if r["protocol"] == "honest"]
 for other in ("unet", "unet_sse"):
-    pair = [
-        {r["seed"]: r[metric] for r in honest if r["config"] == c}
-        for c in ("unet_additive", other)
-    ]
-    d = paper.paired_difference(*pair)
+    d = paper.paired_difference(
+        paper.per_seed(rows, "unet_additive", "honest", metric),
+        paper.per_seed(rows, other, "honest", metric),
+    )
     diff = paper.fmt_mean_sd(d["mean"], d["sd"], sign=True)
     print(
         f"unet_additive - {other} ({scale}, n={d['n']}): {diff} mIoU, "
