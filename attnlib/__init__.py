@@ -12,7 +12,8 @@ The modules follow the course, one idea each, in teaching order:
     train         fit() in named steps; builder (Config -> model, loss, optimizer), records
                   (run.json), checkpoints (atomic files, resume, load_run), inference (predict),
                   fastpath (bf16, channels_last, compile), protocols (the two summaries)
-    experiments   the batch over the paper's grid (jobs, executors: papermill, submitit)
+    batch         the batch over the paper's grid: grid, jobs, executors (papermill, submitit),
+                  run, summary
     paper         the paper's numbers and claims
     plots, diagrams  figures for the notebooks
     checks        exercise checks for the notebooks

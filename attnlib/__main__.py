@@ -1,4 +1,4 @@
-"""Command line: ``python -m attnlib data | train | batch`` (see ``--help``)."""
+"""Command line: ``python -m attnlib data | train | batch | grade`` (see ``--help``)."""
 from __future__ import annotations
 
 import argparse
@@ -75,7 +75,10 @@ def _train(args) -> int:
 
 
 def _batch(args) -> int:
-    from attnlib.experiments import BatchError, batch_status, format_status, read_grid, run_batch, summarize_results
+    from attnlib.batch.grid import batch_status, format_status, read_grid
+    from attnlib.batch.jobs import BatchError
+    from attnlib.batch.run import run_batch
+    from attnlib.batch.summary import summarize_results
 
     slurm = {k: getattr(args, k) for k in ("partition", "account", "qos", "constraint", "gpus_per_node", "cpus_per_task",
                                            "mem_gb", "timeout_min", "array_parallelism")}
@@ -100,6 +103,15 @@ def _batch(args) -> int:
         print(f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed {len(result['failed'])}; "
               f"summary in {args.out}/summary.md")
     return 1 if result["failed"] else 0
+
+
+def _grade(args) -> int:
+    from attnlib.grade import grade, summary_lines, write_csv
+
+    graded = grade(args.notebooks, timeout_s=args.timeout, profile=args.profile, cwd=args.cwd)
+    print("\n".join(summary_lines(graded)))
+    print(f"{write_csv(graded, args.out)} rows (one per student and exercise) in {args.out}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -133,6 +145,14 @@ def main(argv=None) -> int:
                              ("--array-parallelism", int, "jobs of the array at once (default all)")):
         p.add_argument(flag, type=kind, default=None, help=f"slurm: {what}; overrides the grid's slurm block")
     p.set_defaults(func=_batch)
+    p = sub.add_parser("grade", help="run submitted student notebooks and grade their exercises into a CSV")
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="e.g. submissions/*/02_unet.ipynb")
+    p.add_argument("--out", default="grades.csv", help="the gradebook CSV (default: grades.csv)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    p.add_argument("--profile", choices=PROFILES, default=None,
+                   help="the profile the notebooks run with (default: $ATTNLIB_PROFILE, else smoke)")
+    p.add_argument("--cwd", default=None, help="the kernels' folder (default: the course's notebooks/)")
+    p.set_defaults(func=_grade)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -85,7 +85,7 @@ def per_seed(rows: list[dict], config: str, protocol: str, metric: str = "mean_i
 
 
 def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop") -> list[dict]:
-    """Test each of :data:`CLAIMS` on per-seed rows (``experiments.collect``) under one protocol.
+    """Test each of :data:`CLAIMS` on per-seed rows (``batch.summary.collect``) under one protocol.
 
     Returns one dict per claim: each side's mean and sd over its seeds (``better_mean``, ...),
     the paper's difference, our paired difference (mean, sd, 95% t-interval over seeds), the
@@ -145,7 +145,7 @@ def claims_table(claims: list[dict], digits: int = 4) -> str:
 def results_table(rows: list[dict], configs, metrics=METRICS4, scale: str = "laptop", digits: int = 4) -> str:
     """Markdown table of the paper's numbers beside ours (mean ± sd over seeds, both protocols).
 
-    ``rows``: per-seed rows (``experiments.collect``). Every row of ours says its scale and
+    ``rows``: per-seed rows (``batch.summary.collect``). Every row of ours says its scale and
     number of seeds (``"laptop, n=5"``); the paper's says what it is (one run, best on test)."""
     body = []
     for cfg in configs:

@@ -229,7 +229,7 @@ def plot_seed_spread(rows, metric="mean_iou", paper=None):
     """Per-configuration dots (one per seed) under both protocols, with the paper's value as a bar.
 
     Args:
-        rows: dicts with ``config``, ``protocol``, ``seed`` and the metric (``experiments.collect``).
+        rows: dicts with ``config``, ``protocol``, ``seed`` and the metric (``batch.summary.collect``).
         paper: optional ``{config: value}`` of the paper's reported numbers.
     """
     configs = list(dict.fromkeys(r["config"] for r in rows))

@@ -89,7 +89,7 @@ def summarize(evals: list[dict], has_val: bool, threshold_curve: dict | None = N
 def optimism(rows: list[dict], metric: str = "mean_iou") -> dict[tuple, float]:
     """What choosing on the test slices adds, per run: paper protocol minus honest.
 
-    ``rows``: per-seed rows with both protocols (``experiments.collect``). Returns
+    ``rows``: per-seed rows with both protocols (``batch.summary.collect``). Returns
     ``{(config, seed): difference}`` for every run that has both."""
     by_run: dict[tuple, dict] = {}
     for r in rows:

@@ -35,13 +35,14 @@ from pathlib import Path
 import numpy as np
 from IPython.display import Markdown, display
 
-from attnlib import experiments, paper, plots, protocols
+from attnlib import paper, plots, protocols
+from attnlib.batch import summary
 from attnlib.config import Config
 
 paths = sorted(Path(results_dir).glob("*/run.json"))
 records = {p.parent.name: json.loads(p.read_text()) for p in paths}
 records = {k: r for k, r in records.items() if r["complete"]}
-rows = experiments.collect(results_dir)  # one row per run and protocol
+rows = summary.collect(results_dir)  # one row per run and protocol
 print(f"{len(records)} complete run records in {results_dir}")
 
 # %% [markdown]

@@ -1,12 +1,14 @@
-"""attnlib.experiments: the batch knows its runs (skips only what is complete with the grid's config),
+"""attnlib.batch.grid, .run and .summary: the batch knows its runs (skips only what is complete with the grid's config),
 reports failures, summarizes the grid's runs; one grid goes through the real 07_training.ipynb."""
 import json
 
 import pytest
 import yaml
 
-from attnlib.experiments import (BatchError, aggregate, asked_config, batch_status, plan_batch, read_grid, read_slurm,
-                                 run_batch, run_state, summarize_results)
+from attnlib.batch.grid import asked_config, batch_status, plan_batch, read_grid, read_slurm, run_state
+from attnlib.batch.jobs import BatchError
+from attnlib.batch.run import run_batch
+from attnlib.batch.summary import aggregate, summarize_results
 
 quiet = {"log": lambda *_: None}
 
@@ -138,7 +140,7 @@ def test_read_slurm_names_unknown_keys(tmp_path):
 
 
 def test_the_shipped_grids_read(tmp_path):
-    from attnlib.jobs import REPO
+    from attnlib.batch.jobs import REPO
 
     for name in ("paper", "laptop"):
         assert read_grid(REPO / f"experiments/{name}.yaml") and isinstance(read_slurm(REPO / f"experiments/{name}.yaml"), dict)

@@ -2,7 +2,7 @@
 
 :func:`run_local` runs at most ``jobs`` runs at a time, each on its own GPU, and blocks;
 :func:`submit_slurm` submits every run as one job array and returns (:func:`wait_slurm` blocks).
-A job that is preempted or times out is requeued by submitit (:class:`attnlib.jobs.NotebookJob`
+A job that is preempted or times out is requeued by submitit (:class:`attnlib.batch.jobs.NotebookJob`
 is checkpointable) and its training resumes from ``checkpoint.pt``. :func:`job_state` tells
 what a run's job is doing now, from its folder and, on SLURM, ``sacct``.
 """
@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from attnlib.jobs import NOTEBOOK, BatchError, NotebookJob, last_line, read_json, record_job, write_params
+from attnlib.batch.jobs import NOTEBOOK, BatchError, NotebookJob, last_line, read_json, record_job, write_params
 
 EXECUTORS = ("local", "slurm")
 LOCAL_TIMEOUT_MIN = 24 * 60  # LocalExecutor kills a job after timeout_min (its default: 2 minutes)

@@ -1,4 +1,4 @@
-"""attnlib.jobs and attnlib.executors: local jobs (a tiny notebook through submitit's LocalExecutor),
+"""attnlib.batch.jobs and attnlib.batch.executors: local jobs (a tiny notebook through submitit's LocalExecutor),
 SLURM submission (a fake sbatch on PATH), failure reasons, checkpoint-and-requeue."""
 import json
 import os
@@ -10,10 +10,11 @@ import nbformat
 import pytest
 import yaml
 
-from attnlib import executors, jobs
-from attnlib.executors import slurm_parameters
-from attnlib.jobs import BatchError, NotebookJob
-from attnlib.experiments import batch_status, run_batch
+from attnlib.batch import executors, jobs
+from attnlib.batch.executors import slurm_parameters
+from attnlib.batch.grid import batch_status
+from attnlib.batch.jobs import BatchError, NotebookJob
+from attnlib.batch.run import run_batch
 
 # A stand-in for 07_training.ipynb that takes seconds: it builds the config like the real one and
 # writes a complete run.json; gate "additive" makes it raise, gate "sse" makes it end without a record.

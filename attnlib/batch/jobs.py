@@ -1,6 +1,6 @@
 """One run of the batch as a job: papermill executes ``notebooks/07_training.ipynb`` into its run folder.
 
-:class:`NotebookJob` is what the executors (:mod:`attnlib.executors`) submit. A run folder
+:class:`NotebookJob` is what the executors (:mod:`attnlib.batch.executors`) submit. A run folder
 ``out/<run>/`` ends up holding::
 
     params.yaml              what papermill got: the grid's parameters + out_dir
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "07_training.ipynb"
 
 

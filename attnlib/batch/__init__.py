@@ -1,0 +1,8 @@
+"""The instructor's batch: the paper's grid, times seeds, one papermill notebook per run.
+
+    grid       reading the grid, each run's state, the plan, ``--status``
+    jobs       one run as a job: papermill executes 07_training.ipynb into its run folder
+    executors  where the jobs run: submitit's LocalExecutor here, or one SLURM job array
+    run        run_batch: plan, execute or submit, write failures and the summary
+    summary    collect, aggregate and summarize the grid's results
+"""
