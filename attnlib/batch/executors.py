@@ -8,7 +8,6 @@ what a run's job is doing now, from its folder and, on SLURM, ``sacct``.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 from attnlib.batch.jobs import NOTEBOOK, BatchError, NotebookJob, last_line, read_json, record_job, write_params
+from attnlib.checkpoints import write_json_atomic
 
 EXECUTORS = ("local", "slurm")
 LOCAL_TIMEOUT_MIN = 24 * 60  # LocalExecutor kills a job after timeout_min (its default: 2 minutes)
@@ -68,7 +68,7 @@ def local_outcome(run: dict, out: Path) -> dict:
         why = last_line(run_dir / "job.err") or "see job.err"
         status = {"name": run["name"], "ok": False, "returncode": None, "seconds": None,
                   "error": f"the job ended without a status (killed or timed out): {why}"}
-        (run_dir / "status.json").write_text(json.dumps(status, indent=1))
+        write_json_atomic(status, run_dir / "status.json")
     return status
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from attnlib.checkpoints import write_json_atomic
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "07_training.ipynb"
 
@@ -94,7 +96,7 @@ def execute(run: dict, out: Path, notebook: Path = NOTEBOOK, started=None) -> di
     error = failure_reason(returncode, run_dir)
     status = {"name": run["name"], "ok": error is None, "error": error, "returncode": returncode,
               "seconds": round(time.perf_counter() - t0, 1)}
-    (run_dir / "status.json").write_text(json.dumps(status, indent=1))
+    write_json_atomic(status, run_dir / "status.json")
     return status
 
 
@@ -146,7 +148,7 @@ def record_job(run_dir: Path, executor: str, job) -> None:
         link.symlink_to(os.path.relpath(target, run_dir))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record = {"executor": executor, "job_id": str(job.job_id), "submitted": now, **{k: str(v) for k, v in logs.items()}}
-    (run_dir / "job.json").write_text(json.dumps(record, indent=1))
+    write_json_atomic(record, run_dir / "job.json")
 
 
 def last_line(path: Path) -> str:

@@ -6,7 +6,6 @@ the jobs have ended, the summary (:func:`attnlib.batch.summary.summarize_results
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from attnlib.batch.executors import (EXECUTORS, check_slurm_options, require_slu
 from attnlib.batch.grid import plan_batch, read_grid, read_slurm
 from attnlib.batch.jobs import NOTEBOOK, BatchError
 from attnlib.batch.summary import summarize_results
+from attnlib.checkpoints import write_json_atomic
 
 __all__ = ["run_batch"]
 
@@ -52,7 +52,7 @@ def run_batch(grid_path, out, executor: str = "local", jobs: int = 1, slurm: dic
         log(f"  submitted {len(todo)} runs as SLURM job array {str(submitted[0].job_id).split('_')[0]}")
         statuses = wait_slurm(submitted, todo, out) if wait else []
     failed = plan["invalid"] + [s for s in statuses if not s["ok"]]
-    (out / "failures.json").write_text(json.dumps(failed, indent=1))
+    write_json_atomic(failed, out / "failures.json")
     if executor == "local" or wait:
         summarize_results(out, runs, failed)
     return {"ran": [s["name"] for s in statuses if s["ok"]], "skipped": [r["name"] for r in plan["skipped"]],
