@@ -1,4 +1,4 @@
-"""Data augmentation: the paper's pipeline, none, and the U-Net paper's elastic deformation.
+"""Data augmentation: the paper's pipeline, its parts, none, and the U-Net paper's elastic deformation.
 
 All pipelines are albumentations 2.x ``Compose`` objects built with ``strict=True``, so a
 misspelt or 1.x-only argument is an error, not a silently dropped option. Each takes
@@ -39,18 +39,36 @@ def _geometric():
     return [A.RandomRotate90(p=0.5), A.VerticalFlip(p=0.5), A.HorizontalFlip(p=0.5)]
 
 
+def _photometric():
+    """The paper's noise, blur and distortion steps (after its flips and rotation)."""
+    return [
+        A.GaussNoise(std_range=(0.0, 20 / 255), p=0.2),
+        A.OneOf([A.MotionBlur(), A.MedianBlur(), A.GaussianBlur()], p=0.2),
+        A.OneOf([A.GridDistortion(num_steps=10, border_mode=REFLECT),
+                 A.OpticalDistortion(border_mode=REFLECT)], p=0.2),
+    ]
+
+
 def paper_augmentation(seed: int | None = None) -> A.Compose:
     """The paper's pipeline: rotations, flips, noise, blur and distortion (Sec. 3.3)."""
-    return A.Compose(
-        [
-            *_geometric(),
-            A.GaussNoise(std_range=(0.0, 20 / 255), p=0.2),
-            A.OneOf([A.MotionBlur(), A.MedianBlur(), A.GaussianBlur()], p=0.2),
-            A.OneOf([A.GridDistortion(num_steps=10, border_mode=REFLECT), A.OpticalDistortion(border_mode=REFLECT)], p=0.2),
-        ],
-        strict=True,
-        seed=seed,
-    )
+    return A.Compose([*_geometric(), *_photometric()], strict=True, seed=seed)
+
+
+def upright_augmentation(seed: int | None = None) -> A.Compose:
+    """The paper's pipeline without the steps that turn the vertical direction
+    (the vertical flip and the 90-degree rotation); the horizontal flip stays.
+    Under it a label drawn above its ridge stays above it."""
+    return A.Compose([A.HorizontalFlip(p=0.5), *_photometric()], strict=True, seed=seed)
+
+
+def photometric_augmentation(seed: int | None = None) -> A.Compose:
+    """The paper's noise, blur and distortion steps alone (no flip, no rotation)."""
+    return A.Compose(_photometric(), strict=True, seed=seed)
+
+
+def geometric_augmentation(seed: int | None = None) -> A.Compose:
+    """The paper's rotation and flips alone: the 8 views, nothing else."""
+    return A.Compose(_geometric(), strict=True, seed=seed)
 
 
 def no_augmentation(seed: int | None = None) -> A.Compose:
@@ -72,11 +90,13 @@ def elastic_augmentation(seed: int | None = None, alpha: float = 34.0, sigma: fl
 
 
 AUGMENTATIONS = {"paper": paper_augmentation, "none": no_augmentation,
-                 "elastic": elastic_augmentation}  # keyed by attnlib.names.AUGMENTATIONS
+                 "elastic": elastic_augmentation, "upright": upright_augmentation,
+                 "photometric": photometric_augmentation,
+                 "geometric": geometric_augmentation}  # keyed by attnlib.names.AUGMENTATIONS
 
 
 def build_augmentation(name: str, seed: int | None = None) -> A.Compose:
-    """``"paper"``, ``"none"`` or ``"elastic"`` (:data:`attnlib.names.AUGMENTATIONS`)."""
+    """A pipeline by its name in :data:`attnlib.names.AUGMENTATIONS`."""
     names.check_choice("augmentation", name, names.AUGMENTATIONS)
     return AUGMENTATIONS[name](seed=seed)
 

@@ -39,7 +39,8 @@ class Config:
     widths: list[int] = field(default_factory=lambda: list(names.PAPER_WIDTHS))  # channels per level
     deep_supervision: str = "mean"  # UNet++ heads: mean (paper: average the 4 heads' logits) | heads (loss per head)
     loss: str = "ce"  # ce | seed_dice (the paper's code's Dice) | soft_dice (V-Net) | ce_dice (aliases: attnlib.names)
-    augmentation: str = "paper"  # paper | none | elastic (U-Net paper)
+    augmentation: str = "paper"  # paper | none | elastic (U-Net paper) | upright | photometric | geometric
+    register: str = "none"  # move the images by the labels' offset: none | offset | opposite (control)
     epochs: int = 500  # paper: 500
     batch_size: int = 0  # 0 = the paper's: 4 for UNet, 1 for UNet++
     optimizer: str = "adam"  # adam (the paper's code) | sgd (with momentum 0.9; the paper's text names no momentum)
@@ -77,13 +78,15 @@ class Config:
         """``out_dir``, or a folder named after the settings that change results (resume-safe)."""
         if self.out_dir:
             return Path(self.out_dir)
-        keep = {k: v for k, v in self.to_dict().items() if k not in RESUMABLE}  # epochs included
+        keep = {k: v for k, v in self.to_dict().items()  # epochs included
+                if k not in RESUMABLE and LATER_FIELDS.get(k, _UNSET) != v}
         digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:8]
         return Path("runs") / f"{self.model}-{self.gate}-s{self.seed}-{digest}"
 
 
 # The names each choice field takes (attnlib.names); ``loss`` also takes the aliases build_loss knows.
 CHOICES = {"model": names.MODELS, "gate": names.GATES, "augmentation": names.AUGMENTATIONS,
+           "register": names.REGISTRATIONS,
            "optimizer": names.OPTIMIZERS, "amp": names.AMPS, "schedule": names.SCHEDULES,
            "deep_supervision": names.DEEP_SUPERVISION}
 
@@ -111,15 +114,22 @@ def check_values(cfg: Config) -> None:
 # ``device`` moves a run between machines.) Everything else is the run's identity.
 RESUMABLE = frozenset({"resume", "out_dir", "checkpoint_every", "num_workers", "device"})
 
+# Fields added after records were made, with the value every earlier run had: a record without
+# the field is read as having it (so results/laptop keeps matching its grid), and a config at
+# that value keeps the folder name it had before the field existed.
+LATER_FIELDS = {"register": "none"}
+_UNSET = object()
+
 
 def config_mismatch(recorded: dict, asked: dict) -> list[str]:
-    """The identity fields on which two configs (as dicts) differ; a field missing on one side differs.
+    """The identity fields on which two configs (as dicts) differ; a field missing on one side
+    differs, unless it is one of :data:`LATER_FIELDS` and the other side has its old value.
 
     Used by resume (checkpoint against the asked config) and by the batch (a complete record
     against what the grid asks for)."""
-    missing = object()
+    recorded, asked = LATER_FIELDS | recorded, LATER_FIELDS | asked
     keys = (set(recorded) | set(asked)) - RESUMABLE
-    return sorted(k for k in keys if recorded.get(k, missing) != asked.get(k, missing))
+    return sorted(k for k in keys if recorded.get(k, _UNSET) != asked.get(k, _UNSET))
 
 
 def _field_types() -> dict[str, tuple[type, bool]]:

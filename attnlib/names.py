@@ -3,7 +3,8 @@
 :class:`attnlib.config.Config` validates against these names, and the registries that turn a
 name into a thing use them too: :func:`attnlib.models.build_model` (``MODELS``),
 :func:`attnlib.models.make_gate` (``GATES``), :func:`attnlib.losses.build_loss` (``LOSSES`` and
-``LOSS_ALIASES``) and :func:`attnlib.augment.build_augmentation` (``AUGMENTATIONS``). The
+``LOSS_ALIASES``), :func:`attnlib.augment.build_augmentation` (``AUGMENTATIONS``) and
+:func:`attnlib.registration.register` (``REGISTRATIONS``). The
 profiles' names are the keys of :data:`attnlib.config.PROFILES`.
 
 This module imports nothing, so every other module may import it.
@@ -19,7 +20,13 @@ LOSSES = ("cross_entropy", "seed_dice", "soft_dice", "ce_dice")  # canonical nam
 LOSS_ALIASES = {"ce": "cross_entropy",
                 "crossentropy": "cross_entropy",  # the paper's --loss CrossEntropy
                 "dice": "seed_dice"}  # the paper's --loss Dice is its DiceLoss, i.e. seed_dice
-AUGMENTATIONS = ("paper", "none", "elastic")
+# "upright": the paper's without the steps that turn the vertical direction (vertical flip,
+# 90-degree rotation); "photometric": its noise, blur and distortion steps alone; "geometric":
+# its rotation and flips alone (the augmentation grid, experiments/augmentation.yaml)
+AUGMENTATIONS = ("paper", "none", "elastic", "upright", "photometric", "geometric")
+# images moved onto the labels by the measured sub-pixel offset, or away by as much (the
+# control), or left alone (attnlib.registration)
+REGISTRATIONS = ("none", "offset", "opposite")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
 AMPS = ("auto", "bf16", "off")

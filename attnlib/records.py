@@ -4,8 +4,11 @@
 from ``checkpoint.pt`` on resume), writes :func:`run_record` into ``run.json`` and returns a
 :class:`Run`. The record's keys::
 
-    config, profile, profile_changes, split, history, evals, fast_path, summary,
-    threshold_curve, environment, resumed_from, complete
+    config, profile, profile_changes, split, registration, history, evals, fast_path,
+    summary, threshold_curve, environment, resumed_from, complete
+
+(``registration``: None, or the offset measured on the training slices and the shift
+applied to the images, from :func:`attnlib.registration.register`.)
 """
 from __future__ import annotations
 
@@ -96,10 +99,12 @@ def run_environment(device: torch.device, progress: Progress, images_per_epoch: 
 
 
 def run_record(config: Config, profile: str | None, profile_changes: dict | None, split, fast: dict,
-               env: dict, progress: Progress, complete: bool, threshold_curve: dict | None = None) -> dict:
+               env: dict, progress: Progress, complete: bool, threshold_curve: dict | None = None,
+               registration: dict | None = None) -> dict:
     """The record of ``run.json`` (see the module doc); both summaries from :mod:`attnlib.protocols`."""
     return {"config": config.to_dict(), "profile": profile, "profile_changes": profile_changes or {},
             "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
+            "registration": registration,
             "history": progress.history, "evals": progress.evals, "fast_path": fast,
             "summary": summarize(progress.evals, bool(split.val), threshold_curve),
             "threshold_curve": threshold_curve, "environment": env,

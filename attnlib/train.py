@@ -69,10 +69,11 @@ def due(epoch: int, every: int, last: int) -> bool:
 class TrainingData:
     """The slices, their split, and the loader of augmented training items."""
 
-    images: np.ndarray  # uint8 (30, 512, 512)
+    images: np.ndarray  # uint8 (30, 512, 512), registered when config.register asks
     labels: np.ndarray  # (30, 512, 512), 1 = cell
     split: object  # attnlib.data.Split: train, val and test slice indices
     loader: torch.utils.data.DataLoader
+    registration: dict | None = None  # attnlib.registration.register's record
 
 
 @dataclass
@@ -108,11 +109,13 @@ def prepare_run(config: Config) -> tuple[Path, torch.device]:
 
 
 def prepare_data(config: Config, device: torch.device) -> TrainingData:
-    """Load the slices; the training set of augmented crops and its loader, in a seeded order."""
-    from attnlib import augment, data
+    """Load the slices (registered to their labels if asked); the training set of augmented
+    crops and its loader, in a seeded order."""
+    from attnlib import augment, data, registration
 
     images, labels = data.load_isbi2012()
     split = data.get_split(config.split)
+    images, moved = registration.register(images, labels, split.train, config.register)
     train_set = data.ISBIDataset(images, labels, split.train, augment.build_augmentation(config.augmentation),
                                  crop=config.crop or None, samples_per_epoch=config.samples_per_epoch or None,
                                  seed=config.seed)
@@ -120,7 +123,7 @@ def prepare_data(config: Config, device: torch.device) -> TrainingData:
     loader = torch.utils.data.DataLoader(train_set, batch_size=config.effective_batch_size, sampler=sampler,
                                          num_workers=config.num_workers, pin_memory=device.type == "cuda",
                                          persistent_workers=config.num_workers > 0)
-    return TrainingData(images, labels, split, loader)
+    return TrainingData(images, labels, split, loader, moved)
 
 
 def fast_path_for(config: Config, device: torch.device, state: dict | None) -> dict:
@@ -224,7 +227,7 @@ def record(t: Training, complete: bool, threshold_curve: dict | None = None) -> 
     """The run's record as it stands (what ``run.json`` holds)."""
     env = run_environment(t.device, t.progress, len(t.data.loader.dataset))
     return run_record(t.config, t.profile, t.profile_changes, t.data.split, t.fast, env, t.progress, complete,
-                      threshold_curve)
+                      threshold_curve, t.data.registration)
 
 
 # --- after the last epoch -----------------------------------------------------------------

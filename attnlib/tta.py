@@ -117,15 +117,6 @@ def align_views(views, offsets) -> np.ndarray:
     return out
 
 
-def label_offset(images, labels) -> np.ndarray:
-    """The mean (dy, dx) that moves the image's dark membranes onto the
-    labelled ones: ``images`` uint8 ``(N, H, W)``, ``labels`` ``(N, H, W)``.
-    Returns ``(2,)`` in pixels; (0, 0) means labels sit on the dark ridges."""
-    darkness = 255.0 - np.asarray(images, dtype=np.float64)
-    membrane = (np.asarray(labels) == 0).astype(np.float64)
-    return np.mean([_shift(m, d) for m, d in zip(membrane, darkness)], axis=0)
-
-
 def _probe(size: int = 64) -> np.ndarray:
     """A uint8 ``(size, size)`` pattern that no flip or rotation leaves alone."""
     probe = np.zeros((size, size), dtype=np.uint8)

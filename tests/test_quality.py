@@ -185,16 +185,6 @@ def test_view_offsets_find_and_undo_a_shift():
         [-1, -1], abs=0.06)
 
 
-def test_label_offset_of_a_shifted_label():
-    labels = blocks(n=2, size=64)
-    images = np.where(labels == 1, 200, 40).astype(np.uint8)
-    moved = np.roll(labels, (1, 0), axis=(1, 2))  # labels one row lower
-    assert tta.label_offset(images, labels) == pytest.approx([0, 0],
-                                                                 abs=0.06)
-    assert tta.label_offset(images, moved) == pytest.approx([1, 0],
-                                                                abs=0.06)
-
-
 def test_training_views_counts_each_view():
     assert tta.training_views(None, n=20)["plain"] == 1.0
 

@@ -50,7 +50,7 @@ import torch
 from IPython.display import Markdown, display
 from torch import nn
 
-from attnlib import data, metrics, plots
+from attnlib import data, metrics, plots, registration
 from attnlib.config import Config, make_config, profile_reason, resolve_profile
 from attnlib.models import build_model
 from attnlib.checkpoints import export_weights
@@ -76,7 +76,8 @@ gate: Optional[str] = None  # skip gate: none | sse (paper) | additive
 widths: Optional[list] = None  # channels per level, five ints
 deep_supervision: Optional[str] = None  # UNet++: mean | heads
 loss: Optional[str] = None  # ce | seed_dice | soft_dice | ce_dice
-augmentation: Optional[str] = None  # paper | none | elastic
+augmentation: Optional[str] = None  # paper | none | elastic | upright | ...
+register: Optional[str] = None  # images onto labels: none | offset | opposite
 epochs: Optional[int] = None  # training epochs (paper: 500)
 batch_size: Optional[int] = None  # 0: paper (4 UNet, 1 UNet++)
 optimizer: Optional[str] = None  # adam (the paper's code) | sgd (momentum 0.9)
@@ -255,6 +256,9 @@ for k, v in record["summary"].items():
 
 # %%
 images, labels = data.load_isbi2012()
+images, _ = registration.register(  # the images as the run saw them
+    images, labels, record["split"]["train"], config.register
+)
 test = list(data.PAPER_SPLIT.test)
 probs = predict(run.model, images[test])
 fig5 = plots.plot_predictions(images[test], labels[test], probs, indices=test)
@@ -399,8 +403,8 @@ before_fix = tta.training_views(
     seeding="set_random_seed",
 )
 print("before the fix:", {k: round(v, 3) for k, v in before_fix.items()})
-dy, dx = tta.label_offset(images, labels)
-print(f"labels vs image ridges, all 30 slices: dy {dy:+.2f}, dx {dx:+.2f} px")
+dy, dx = registration.slice_offsets(images[:25], labels[:25]).mean(0)
+print(f"labels vs the run's ridges, slices 0-24: dy {dy:+.2f}, dx {dx:+.2f}")
 
 # %% [markdown]
 # Writing this section is how the course found a bug. `ISBIDataset`
