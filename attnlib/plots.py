@@ -225,32 +225,6 @@ def plot_attention(image, maps, ncols=4, size=2.4):
     return fig
 
 
-def plot_seed_spread(rows, metric="mean_iou", paper=None):
-    """Per-configuration dots (one per seed) under both protocols, with the paper's value as a bar.
-
-    Args:
-        rows: dicts with ``config``, ``protocol``, ``seed`` and the metric (``batch.summary.collect``).
-        paper: optional ``{config: value}`` of the paper's reported numbers.
-    """
-    configs = list(dict.fromkeys(r["config"] for r in rows))
-    fig, ax = plt.subplots(figsize=(1.4 * len(configs) + 2, 3.6))
-    for k, (protocol, color, dx) in enumerate([("paper_protocol", "tab:red", -0.12), ("honest", "tab:green", 0.12)]):
-        for i, c in enumerate(configs):
-            v = [r[metric] for r in rows if r["config"] == c and r["protocol"] == protocol]
-            ax.scatter([i + dx] * len(v), v, color=color, s=18, label=protocol.replace("_", " ") if i == 0 else None)
-            if v:
-                ax.hlines(np.mean(v), i + dx - 0.08, i + dx + 0.08, color=color)
-    if paper:
-        for i, c in enumerate(configs):
-            if c in paper:
-                ax.hlines(paper[c], i - 0.3, i + 0.3, color="k", ls="--", label="paper" if i == 0 else None)
-    ax.set_xticks(range(len(configs)), configs, rotation=20)
-    ax.set(ylabel=metric, title=f"{metric} per seed on slices 25-29")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 def plot_claims(claims, xlabel="A - B in mIoU (paired by seed)"):
     """One row per claim: our paired difference with its 95% interval, per protocol, and the paper's.
 

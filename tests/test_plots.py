@@ -32,3 +32,17 @@ def test_plot_isbi_curves_one_line_per_configuration_labelled_with_its_seeds():
     fig = plots.plot_isbi_curves({"unet": [curve, curve], "unet_sse_dice": [curve]})
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["unet (n=2)", "unet_sse_dice (n=1)"]
+
+
+def test_every_figure_has_a_caller():
+    """A figure no notebook draws is dead code (plot_seed_spread was one)."""
+    import inspect
+    from pathlib import Path
+
+    root = Path(plots.__file__).resolve().parent.parent
+    users = "\n".join(p.read_text() for p in [*root.glob("notebooks/src/*.py"), *root.glob("attnlib/**/*.py")]
+                      if p.name != "plots.py")
+    public = [n for n, f in inspect.getmembers(plots, inspect.isfunction) if f.__module__ == plots.__name__
+              and not n.startswith("_")]
+    assert "plot_claims" in public and "plot_seed_spread" not in public
+    assert [n for n in public if f"{n}(" not in users] == []
