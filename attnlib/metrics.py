@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnlib.isbi_metrics import check_inputs, isbi_scores, isbi_vinfo, isbi_vrand
-from attnlib.tables import markdown_table
+from attnlib.tables import fmt_number, markdown_table
 
 __all__ = [
     "confusion", "pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class",
@@ -185,7 +185,7 @@ def format_table(rows, digits: int = 4, name: str = "run") -> str:
 
     ``rows`` is a dict ``{name: {metric: value}}`` or a list of ``(name, dict)``
     pairs. Columns follow the first appearance of each key; a missing value is
-    left blank; floats get ``digits`` decimals.
+    left blank; floats get ``digits`` decimals (:func:`attnlib.tables.fmt_number`: nan is "n/a").
     """
     items = list(rows.items()) if isinstance(rows, dict) else list(rows)
     columns = list(dict.fromkeys(key for _, metrics in items for key in metrics))
@@ -194,7 +194,7 @@ def format_table(rows, digits: int = 4, name: str = "run") -> str:
         if value is None:
             return ""
         if isinstance(value, (float, np.floating)):
-            return f"{value:.{digits}f}"
+            return fmt_number(value, digits)
         return str(value)
 
     body = ([row_name, *(cell(metrics.get(c)) for c in columns)] for row_name, metrics in items)

@@ -2,14 +2,14 @@
 
 Xu, Bai, Wang, "Attention-based Forward Passing for Enhancing UNet Segmentation on
 Microscopy Images", Tables 1 and 2 (best epoch of 500, chosen on the 5 test slices, one run
-each). Keys are the configuration names of ``experiments/paper.yaml``.
+each). Keys are the configuration names of ``experiments/paper.yaml``. The claims are tested
+on our runs with :mod:`attnlib.stats` (paired by seed, t interval, :data:`attnlib.stats.VERDICT_RULE`).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from attnlib.metrics import METRICS
-from attnlib.tables import markdown_table
+from attnlib.stats import VERDICT_RULE, mean_sd, paired_difference, per_seed, verdict
+from attnlib.tables import fmt_interval, fmt_mean_sd, fmt_number, markdown_table
 
 METRICS4 = METRICS[:4]  # the paper's four: pixel accuracy, mIoU, V_rand, V_info (of the class table)
 
@@ -39,51 +39,6 @@ def paper_value(config: str, metric: str = "mean_iou") -> float:
     return PAPER_RESULTS[config][METRICS4.index(metric)]
 
 
-VERDICT_RULE = (
-    "For each claim \"A beats B\" we pair the runs by seed (same seed: same crops, same "
-    "augmentation, same initial draw where the shapes allow), take the differences A - B, and "
-    "give their mean with a 95% interval from the t distribution (n - 1 degrees of freedom). "
-    "The verdict is \"holds\" when the whole interval lies above 0, \"reversed\" when it lies "
-    "below 0, and \"too small to tell at this scale\" otherwise. With fewer than two paired "
-    "seeds there is no interval: \"n/a\"."
-)
-
-
-def paired_difference(a: dict, b: dict, level: float = 0.95) -> dict:
-    """Mean, sd and ``level`` t-interval of ``a[seed] - b[seed]`` over the seeds both have."""
-    from scipy import stats
-
-    seeds = sorted(set(a) & set(b))
-    d = np.array([a[s] - b[s] for s in seeds], dtype=float)
-    out = {"n": len(d), "seeds": seeds, "mean": float(d.mean()) if len(d) else None, "sd": None, "lo": None, "hi": None}
-    if len(d) >= 2:
-        sd = float(d.std(ddof=1))
-        half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1)) * sd / np.sqrt(len(d))
-        out.update(sd=sd, lo=out["mean"] - half, hi=out["mean"] + half)
-    return out
-
-
-def verdict(diff: dict) -> str:
-    if diff["lo"] is None:
-        return "n/a"
-    if diff["lo"] > 0:
-        return "holds"
-    if diff["hi"] < 0:
-        return "reversed"
-    return "too small to tell at this scale"
-
-
-def mean_sd(values) -> tuple[float | None, float | None]:
-    """Mean and sample sd of ``values``: ``None`` for what cannot be computed (no values; sd of one)."""
-    v = np.asarray(list(values), dtype=float)
-    return (float(v.mean()) if len(v) else None), (float(v.std(ddof=1)) if len(v) > 1 else None)
-
-
-def per_seed(rows: list[dict], config: str, protocol: str, metric: str = "mean_iou") -> dict[int, float]:
-    """``{seed: value}`` of one configuration under one protocol, from per-seed rows."""
-    return {r["seed"]: r[metric] for r in rows if r["config"] == config and r["protocol"] == protocol}
-
-
 def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop") -> list[dict]:
     """Test each of :data:`CLAIMS` on per-seed rows (``batch.summary.collect``) under one protocol.
 
@@ -105,23 +60,6 @@ def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scal
     return out
 
 
-def _num(x, digits: int = 4, sign: bool = False) -> str:
-    """A number for a table, or "n/a" (never nan)."""
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "n/a"
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
-
-
-def fmt_mean_sd(mean, sd, digits: int = 4, sign: bool = False) -> str:
-    """``"0.7945 ± 0.0012"``; ``"0.7945 ± n/a"`` for one seed; ``"n/a"`` for none (``sign``: ``+0.0012``)."""
-    return "n/a" if mean is None else f"{_num(mean, digits, sign)} ± {_num(sd, digits)}"
-
-
-def fmt_interval(lo, hi, digits: int = 4) -> str:
-    """``"[-0.0012, +0.0034]"``, or ``"n/a"`` without an interval."""
-    return "n/a" if lo is None else f"[{_num(lo, digits, True)}, {_num(hi, digits, True)}]"
-
-
 LABELS = {"pixel_accuracy": "pixel acc.", "mean_iou": "mIoU", "vrand_class": "V_rand (class)",
           "vinfo_class": "V_info (class)", "isbi_vrand": "ISBI V_rand", "isbi_vinfo": "ISBI V_info"}
 
@@ -134,7 +72,7 @@ def claims_table(claims: list[dict], digits: int = 4) -> str:
         rows.append([f"{c['claim']}: {c['better']} - {c['worse']} ({c['label']})",
                      fmt_mean_sd(c.get("better_mean"), c.get("better_sd"), digits),
                      fmt_mean_sd(c.get("worse_mean"), c.get("worse_sd"), digits),
-                     f"{_num(c['paper_diff'], digits, True)}, {inside}",
+                     f"{fmt_number(c['paper_diff'], digits, True)}, {inside}",
                      fmt_mean_sd(c["mean"], c["sd"], digits, sign=True),
                      fmt_interval(c["lo"], c["hi"], digits), c["verdict"]])
     header = ["claim: A - B (scale)", "A: mean ± sd", "B: mean ± sd", "paper Δ, in our interval?", "our Δ ± sd",
@@ -151,7 +89,7 @@ def results_table(rows: list[dict], configs, metrics=METRICS4, scale: str = "lap
     for cfg in configs:
         if cfg in PAPER_RESULTS:
             body.append([cfg, "paper (one run, best epoch on test)",
-                         *(_num(paper_value(cfg, m), digits) if m in METRICS4 else "n/a" for m in metrics)])
+                         *(fmt_number(paper_value(cfg, m), digits) if m in METRICS4 else "n/a" for m in metrics)])
         for protocol in ("honest", "paper_protocol"):
             mine = [r for r in rows if r["config"] == cfg and r["protocol"] == protocol]
             if mine:

@@ -1,33 +1,15 @@
-"""attnlib.paper: paired differences over seeds, t intervals, verdicts, no nan in tables."""
+"""attnlib.paper: the claims tested on per-seed rows, the tables beside the paper's numbers, no nan in them.
+
+The statistics themselves (paired differences, t intervals, the verdict rule) are tested in test_stats.py."""
 import numpy as np
 import pytest
 
-from attnlib import paper
+from attnlib import paper, stats
 
 
 def _rows(values: dict, protocol="honest"):
     return [{"config": c, "seed": s, "protocol": protocol, "mean_iou": v}
             for c, vs in values.items() for s, v in enumerate(vs)]
-
-
-def test_paired_difference_matches_a_hand_computed_t_interval():
-    a, b = {0: 0.80, 1: 0.82, 2: 0.81}, {0: 0.79, 1: 0.80, 2: 0.80}
-    d = paper.paired_difference(a, b)
-    diffs = np.array([0.01, 0.02, 0.01])
-    half = 4.302652729911275 * diffs.std(ddof=1) / np.sqrt(3)  # t_{0.975, 2}
-    assert d["n"] == 3 and d["mean"] == pytest.approx(diffs.mean())
-    assert (d["lo"], d["hi"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
-
-
-def test_pairs_only_the_seeds_both_have():
-    d = paper.paired_difference({0: 1.0, 1: 2.0, 2: 3.0}, {1: 1.0, 2: 1.5, 7: 0.0})
-    assert d["seeds"] == [1, 2] and d["mean"] == pytest.approx(1.25)
-
-
-@pytest.mark.parametrize("lo, hi, want", [(0.001, 0.01, "holds"), (-0.01, -0.001, "reversed"),
-                                          (-0.01, 0.01, "too small to tell at this scale"), (None, None, "n/a")])
-def test_verdict_rule(lo, hi, want):
-    assert paper.verdict({"lo": lo, "hi": hi}) == want
 
 
 def test_claims_table_says_na_never_nan():
@@ -52,7 +34,7 @@ def test_claims_summary_covers_the_claims_a_grid_has():
     rows = _rows(values) + _rows(values, protocol="paper_protocol")
     text, claims = paper.claims_summary(rows)
     assert [c["claim"] for c in claims] == ["attention improves UNet"] * 2  # honest, then paper's
-    assert paper.VERDICT_RULE in text and "laptop, n=3" in text and "nan" not in text
+    assert stats.VERDICT_RULE in text and "laptop, n=3" in text and "nan" not in text
     assert paper.claims_summary(_rows({"unet": [0.8]})) == ("", [])
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from attnlib.batch.grid import run_state
 from attnlib.batch.jobs import read_json
 from attnlib.metrics import METRICS
-from attnlib.paper import claims_summary, mean_sd
-from attnlib.tables import markdown_table
+from attnlib.paper import claims_summary
+from attnlib.stats import mean_sd
+from attnlib.tables import fmt_mean_sd, fmt_number, markdown_table
 
 __all__ = ["collect", "aggregate", "summarize_results"]
 
@@ -67,7 +68,7 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
     cols = ["config", "protocol", "n_seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "sd")]
     _write_csv(out / "summary.csv", table, cols)
     body = [[r["config"], r["protocol"], r["n_seeds"],
-             *(f"{r[f'{m}_mean']:.4f} ± {r[f'{m}_sd']:.4f}" if r["n_seeds"] > 1 else f"{r[f'{m}_mean']:.4f}"
+             *(fmt_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"]) if r["n_seeds"] > 1 else fmt_number(r[f"{m}_mean"])
                for m in METRICS)] for r in table]
     lines = [markdown_table(["config", "protocol", "seeds", *METRICS], body)]
     claims_md, claims = claims_summary(rows)

@@ -615,7 +615,7 @@ fig.tight_layout()
 label = torch.from_numpy(labels[idx]).float()[
     None, None
 ]  # (1, 1, 512, 512), 1 = cell
-stats = {}
+gate_stats = {}
 print("gate      map    size      mean   std    p5     p95    membrane  cell")
 for kind, (_, maps) in outputs.items():
     for name, a in maps.items():
@@ -623,7 +623,7 @@ for kind, (_, maps) in outputs.items():
         cell_fraction = F.adaptive_avg_pool2d(label, a.shape)[0, 0]  # (h, w)
         membrane = cell_fraction < 0.5
         on_mem, on_cell = a[membrane].mean().item(), a[~membrane].mean().item()
-        stats[kind, name] = (on_mem, on_cell, a.std().item())
+        gate_stats[kind, name] = (on_mem, on_cell, a.std().item())
         p5, p95 = torch.quantile(
             a.flatten(), torch.tensor([0.05, 0.95])
         ).tolist()
@@ -633,7 +633,7 @@ for kind, (_, maps) in outputs.items():
             f"{p95:.3f}  {on_mem:.3f}     {on_cell:.3f}"
         )
 for kind in outputs:
-    on_mem, on_cell, spread = stats[kind, "skip0"]
+    on_mem, on_cell, spread = gate_stats[kind, "skip0"]
     ratio = max(on_mem, on_cell) / min(on_mem, on_cell)
     more = "membrane" if on_mem > on_cell else "cell interior"
     verdict = (
@@ -673,7 +673,7 @@ for kind in outputs:
 # %%
 import json  # noqa: E402
 
-from attnlib import paper  # noqa: E402
+from attnlib import stats, tables  # noqa: E402
 
 mean_map = json.loads(Path(mean_map_file).read_text())["runs"]
 print("run              mIoU trained -> constant   V_rand trained -> constant")
@@ -686,20 +686,20 @@ for r in mean_map:
 for model_name in ("unet", "unetpp"):
     for metric in ("mean_iou", "isbi_vrand"):
         mine = [r for r in mean_map if r["model"] == model_name]
-        d = paper.paired_difference(
+        d = stats.paired_difference(
             {r["seed"]: r["constant_map"][metric] for r in mine},
             {r["seed"]: r["trained"][metric] for r in mine},
         )
-        diff = paper.fmt_mean_sd(d["mean"], d["sd"], sign=True)
+        diff = tables.fmt_mean_sd(d["mean"], d["sd"], sign=True)
         reading = {
             "reversed": "below 0: the map is used",
             "holds": "above 0: the constant scores better",
             "too small to tell at this scale": "holds 0: cannot tell",
-        }.get(paper.verdict(d), "no interval")
+        }.get(stats.verdict(d), "no interval")
         print(
             f"{model_name} + sSE, constant - trained {metric} "
             f"(laptop, n={d['n']}): {diff}, 95% interval "
-            f"{paper.fmt_interval(d['lo'], d['hi'])}, {reading}"
+            f"{tables.fmt_interval(d['lo'], d['hi'])}, {reading}"
         )
 
 # %% [markdown]

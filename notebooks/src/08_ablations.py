@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from IPython.display import Markdown, display
 
-from attnlib import paper, plots, protocols
+from attnlib import paper, plots, protocols, stats, tables
 from attnlib.batch import summary
 from attnlib.config import Config
 
@@ -102,7 +102,7 @@ for field, value in json.loads(changes.pop()).items():
 # Each claim of the paper is "A beats B" in mIoU. Our verdict on it:
 
 # %%
-print(paper.VERDICT_RULE)
+print(stats.VERDICT_RULE)
 
 # %% [markdown]
 # ## Table 1: UNet and UNet++, with and without attention
@@ -247,8 +247,8 @@ passes = seen / (25 * 512**2)
 print(f"laptop: {passes:.0f} passes over the training slices; paper: 500")
 for cfg in ("unet_sse", "unet_sse_noaug"):
     losses = [r["history"]["loss"][-1] for r in by_config.get(cfg, [])]
-    mean, sd = paper.mean_sd(losses)
-    print(f"{cfg:<15} final training loss {paper.fmt_mean_sd(mean, sd)}")
+    mean, sd = stats.mean_sd(losses)
+    print(f"{cfg:<15} final training loss {tables.fmt_mean_sd(mean, sd)}")
 late = [v for (cfg, _), v in gain.items() if cfg == "unet_sse_noaug"]
 print(f"unet_sse_noaug: best test mIoU - last: at most {max(late):.4f}")
 
@@ -294,15 +294,15 @@ for cfg in ("unet", "unetpp", "unet_sse", "unetpp_sse"):
 configs = ["unet", "unet_sse", "unet_additive"]
 display(Markdown(paper.results_table(rows, configs, isbi, scale=scale)))
 for other in ("unet", "unet_sse"):
-    d = paper.paired_difference(
-        paper.per_seed(rows, "unet_additive", "honest", metric),
-        paper.per_seed(rows, other, "honest", metric),
+    d = stats.paired_difference(
+        stats.per_seed(rows, "unet_additive", "honest", metric),
+        stats.per_seed(rows, other, "honest", metric),
     )
-    diff = paper.fmt_mean_sd(d["mean"], d["sd"], sign=True)
+    diff = tables.fmt_mean_sd(d["mean"], d["sd"], sign=True)
     print(
         f"unet_additive - {other} ({scale}, n={d['n']}): {diff} mIoU, "
-        f"95% interval {paper.fmt_interval(d['lo'], d['hi'])}, "
-        f"{paper.verdict(d)}"
+        f"95% interval {tables.fmt_interval(d['lo'], d['hi'])}, "
+        f"{stats.verdict(d)}"
     )
 
 # %% [markdown]
