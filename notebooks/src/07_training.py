@@ -437,17 +437,17 @@ aligned_rows, aligned_sweep = quality.threshold_report(
 qc_rows |= aligned_rows
 display(Markdown(metrics.format_table(qc_rows, digits=3, name=str(test))))
 miou = [r["mean_iou"] for r in table[:8]]
-plain, tta = qc_rows["plain"], qc_rows["TTA mean of 8"]
+plain, tta_mean = qc_rows["plain"], qc_rows["TTA mean of 8"]
 fair = qc_rows["TTA, views re-aligned"]
 mirrored = sum(v for k, v in drawn.items() if "flip" in k)
 mirrored_before = sum(v for k, v in before_fix.items() if "flip" in k)
 report = [
     f"the 8 views score {min(miou):.3f} to {max(miou):.3f} mIoU at 0.5, "
-    f"their mean {tta['mIoU at 0.5']:.3f}, the plain view "
+    f"their mean {tta_mean['mIoU at 0.5']:.3f}, the plain view "
     f"{plain['mIoU at 0.5']:.3f}",
     f"membrane fraction: labels {gt_membrane:.3f}, plain "
     f"{table[0]['membrane']:.3f}, TTA mean {table[-1]['membrane']:.3f}",
-    f"TTA mean at its re-chosen threshold: mIoU {tta['mIoU at t']:.3f} "
+    f"TTA mean at its re-chosen threshold: mIoU {tta_mean['mIoU at t']:.3f} "
     f"(plain {plain['mIoU at t']:.3f})",
     f"pointwise model: views agree to "
     f"{np.abs(pointwise_views - pointwise_views[0]).max():.0e}",
