@@ -1,7 +1,7 @@
 """Time each course notebook on this machine: ``python scripts/measure_chapters.py``.
 
 Writes ``book/_data/chapter_times.json``, which ``book/time_and_compute.md`` quotes
-(every number on that page comes from this file or from ``results/laptop_v0/*/run.json``).
+(every number on that page comes from this file or from ``results/laptop_profile/*/run.json``).
 
 * Chapters 1-6 and 8 are executed one at a time with nbclient (working directory
   ``notebooks/``, outputs discarded, the .ipynb files are not changed), with
@@ -10,12 +10,18 @@ Writes ``book/_data/chapter_times.json``, which ``book/time_and_compute.md`` quo
   sampled every 2 s while it ran: a load well above the cores in use means the machine
   was shared with other work and the wall time is longer than on an idle machine.
 * Chapter 7 trains a network; executing it here would take as long as a training run. Its
-  time is taken from the laptop-profile grid's records, ``results/laptop_v0/*/run.json``
-  (``environment.wall_seconds``), as is the time of the whole grid that chapter 8 reads.
-  Chapter 8 itself only reads those records, so it is also executed and timed.
+  time is taken from the records of the current laptop profile's five-seed grid,
+  ``results/laptop/*/run.json`` (``environment.wall_seconds``), as is the time of the whole
+  grid that chapter 8 reads. Chapter 8 itself only reads those records, so it is also
+  executed and timed.
+* A run whose wall time includes a pause logged in ``results/laptop/README.md`` (the batch
+  stopped with SIGSTOP while other work was measured) is flagged with the pause's length
+  (:data:`LOGGED_PAUSES`); the page leaves those runs out of the per-run ranges and gives
+  the grid's hours with and without the pauses.
 
 Options: ``--only 01_data 02_unet`` to time some notebooks (the others keep their old
-entries), ``--out PATH``.
+entries), ``--grid-only`` to rewrite only the grid's part (when runs land; no notebook is
+executed), ``--out PATH``.
 """
 from __future__ import annotations
 
@@ -36,7 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 OUT = ROOT / "book" / "_data" / "chapter_times.json"
 EXECUTED = ["01_data", "02_unet", "03_unetpp", "04_attention", "05_losses", "06_metrics", "08_ablations"]
-GRID = ROOT / "results" / "laptop_v0"  # the first grid; the current profile: results/laptop_profile
+GRID = ROOT / "results" / "laptop"  # the current laptop profile's five-seed grid
+GRID_COMMAND = "python -m attnlib batch experiments/laptop.yaml --out results/laptop --jobs 2"
+# Pauses that results/laptop/README.md's Log records inside a run's wall time: {run: (seconds, why)}.
+LOGGED_PAUSES = {
+    run: (20 * 60, "the whole batch paused (SIGSTOP) 2026-12-01 11:13-11:33 while the chapter "
+                   "times and a CI run were measured")
+    for run in ("unetpp_s0", "unetpp_sse_s0")
+}
 
 
 def _load1() -> float:
@@ -91,11 +104,14 @@ def time_notebook(name: str, timeout: int = 1800) -> dict:
     }
 
 
-def grid_records() -> dict:
+def grid_records(grid: Path = GRID) -> dict:
+    """One entry per run record of the grid: its times, whether it resumed, and the logged
+    pause its wall time includes (``paused_seconds``, 0 for none)."""
     runs = {}
-    for p in sorted(GRID.glob("*/run.json")):
+    for p in sorted(grid.glob("*/run.json")):
         rec = json.loads(p.read_text())
         env = rec["environment"]
+        paused, why = LOGGED_PAUSES.get(p.parent.name, (0, None))
         runs[p.parent.name] = {
             "record": str(p.relative_to(ROOT)),
             "model": rec["config"]["model"],
@@ -104,17 +120,32 @@ def grid_records() -> dict:
             "train_seconds": round(env["train_seconds"], 1),
             "eval_seconds": round(env["eval_seconds"], 1),
             "cpu_threads": env["cpu_threads"],
+            "dtype": rec["fast_path"]["dtype"],
             "resumed": rec.get("resumed_from") is not None,
             "complete": bool(rec.get("complete")),
+            "paused_seconds": paused,
+            "pause": why,
         }
     return runs
+
+
+def grid_section() -> dict:
+    return {"source": f"{GRID.relative_to(ROOT)}/*/run.json (environment.*_seconds)",
+            "log": f"{GRID.relative_to(ROOT)}/README.md", "command": GRID_COMMAND, "runs": grid_records()}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None, help="notebook names to time (default: all executed ones)")
+    ap.add_argument("--grid-only", action="store_true", help="rewrite only the grid's part; execute nothing")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    if args.grid_only:
+        record = json.loads(args.out.read_text())
+        record["laptop_grid"] = grid_section()
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote the grid's part of {args.out} ({len(record['laptop_grid']['runs'])} runs)")
+        return 0
     os.environ["ATTNLIB_PROFILE"] = "laptop"
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -136,9 +167,7 @@ def main(argv=None) -> int:
         "machine": {"cpu": cpu_model, "cores": os.cpu_count(), "torch": torch.__version__,
                     "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
         "chapters": {k: chapters[k] for k in sorted(chapters)},
-        "laptop_grid": {"source": "results/laptop_v0/*/run.json (environment.*_seconds)",
-                        "command": "python -m attnlib batch experiments/laptop.yaml --out results/laptop_v0",
-                        "runs": grid_records()},
+        "laptop_grid": grid_section(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1) + "\n")
