@@ -110,6 +110,47 @@ def shift_images(images, shift) -> np.ndarray:
     return np.clip(np.rint(moved), 0, 255).astype(np.uint8)
 
 
+def _runs(membrane) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertical runs of membrane pixels in ``(H, W)``: column, centre row and
+    length of each (a run crosses the membrane from top to bottom)."""
+    m = np.pad(np.asarray(membrane, dtype=bool), ((1, 1), (0, 0)))  # (H + 2, W)
+    step = np.diff(m.astype(np.int8), axis=0).T  # (W, H + 1): +1 a start, -1 an end
+    col, start = np.nonzero(step == 1)  # row-major on (W, H): sorted by column
+    _, end = np.nonzero(step == -1)
+    return col, (start + end - 1) / 2, end - start
+
+
+def membrane_profile(images, labels, slices, reach: float = 4.0,
+                     max_run: int = 8, step: float = 0.25) -> dict:
+    """The mean image intensity across the labelled membranes, beside the label's.
+
+    For every vertical run of membrane pixels (label 0) no longer than
+    ``max_run`` in the given slices, the image column and the membrane mask are
+    sampled (linear interpolation) at ``t`` pixels below the run's centre, for
+    ``t`` from ``-reach`` to ``reach``. Returns ``t``, the mean ``image`` and
+    ``label`` (membrane fraction) at each ``t``, the number of ``runs`` and
+    ``ridge``: where the image is darkest (parabola through the minimum), in
+    pixels below the label's centre. Reads the labels of ``slices`` only.
+    """
+    t = np.arange(-reach, reach + step / 2, step)  # (T,)
+    image_sum, label_sum, count = np.zeros(len(t)), np.zeros(len(t)), 0
+    for i in slices:
+        image = np.asarray(images[i], dtype=np.float64)
+        membrane = (np.asarray(labels[i]) == 0).astype(np.float64)
+        col, centre, length = _runs(membrane)
+        keep = (length <= max_run) & (centre >= reach + 1) & (centre <= image.shape[0] - reach - 2)
+        rows = centre[keep, None] + t  # (R, T)
+        cols = np.broadcast_to(col[keep, None], rows.shape)
+        image_sum += ndimage.map_coordinates(image, [rows, cols], order=1).sum(0)
+        label_sum += ndimage.map_coordinates(membrane, [rows, cols], order=1).sum(0)
+        count += int(keep.sum())
+    image_mean, label_mean = image_sum / max(count, 1), label_sum / max(count, 1)
+    k = int(np.clip(np.argmin(image_mean), 1, len(t) - 2))
+    ridge = t[k] + step * _vertex(-image_mean[k - 1], -image_mean[k], -image_mean[k + 1])
+    return {"t": t, "image": image_mean, "label": label_mean, "runs": count,
+            "ridge": float(ridge)}
+
+
 def register(images, labels, slices, mode: str) -> tuple[np.ndarray, dict | None]:
     """The images a run trains and is scored on, and what ``run.json`` records.
 

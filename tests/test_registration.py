@@ -128,3 +128,12 @@ def json_of(run) -> dict:
     import json
 
     return json.loads(run.path.read_text())
+
+
+@pytest.mark.parametrize("dy", [0.5, -0.35])
+def test_the_membrane_profile_finds_the_ridge_below_the_label(dy):
+    labels = membranes(n=2, size=128)
+    profile = registration.membrane_profile(ridges(labels, (dy, 0.0)), labels, [0, 1])
+    assert profile["runs"] > 100
+    assert profile["ridge"] == pytest.approx(dy, abs=0.1)
+    assert profile["label"].argmax() == len(profile["t"]) // 2  # symmetric label

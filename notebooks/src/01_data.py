@@ -16,6 +16,8 @@
 #   flattering;
 # - use the paper's split (train 0-24, test 25-29) and contiguous k-fold
 #   validation splits, and measure why random folds would leak;
+# - measure how far the labels sit from the image's ridges (a sub-pixel
+#   offset) and what a flip does to it;
 # - apply each step of the paper's augmentation to an image and its mask
 #   together, in plain numpy first and then with albumentations 2.x;
 # - get `(B, 1, H, W)` float images and `(B, H, W)` long masks out of
@@ -199,6 +201,91 @@ print(
 # its frequency, IoU of the membrane class = 0). This is why the course reports
 # mIoU and the ISBI scores ({term}`V_rand`, {term}`V_info`), and why chapter 5
 # discusses losses that are less sensitive to the imbalance.
+
+# %% [markdown]
+# ## Where the labels sit: a sub-pixel offset
+#
+# A label should mark the dark ridge of each membrane. Does it, to the pixel?
+# Move the image's darkness by a few rows and see where it matches the
+# labelled membranes best, in plain numpy on slice 0 (one of the training
+# slices 0-24: nothing here reads a label of 25-29):
+
+# %%
+dark = 255.0 - images[0]  # membranes are dark: make them large
+mask = (labels[0] == 0) * 1.0  # 1 on the labelled membrane
+dark, mask = dark - dark.mean(), mask - mask.mean()
+match = {}
+for dy in range(-2, 3):
+    moved = np.roll(dark, dy, axis=0)  # the image moved dy rows down
+    match[dy] = np.mean(moved[4:-4] * mask[4:-4])  # rows that did not wrap
+    print(f"image moved {dy:+d} rows: match {match[dy]:6.2f}")
+
+# %% [markdown]
+# The best whole-row shift is not 0, and its neighbours are nearly as good:
+# the true shift lies between two rows. The vertex of the parabola through the
+# best shift and its two neighbours finds it to a fraction of a pixel:
+
+# %%
+left, mid, right = match[-2], match[-1], match[0]
+print(f"dy = {-1 + 0.5 * (left - right) / (left - 2 * mid + right):+.2f} px")
+
+# %% [markdown]
+# `attnlib.registration` does the same in both directions (shifts of up to 2
+# pixels each way, read on the interior), per slice. On every training slice:
+
+# %%
+from attnlib import registration  # noqa: E402
+
+offsets = registration.slice_offsets(images[train], labels[train])  # (25, 2)
+fig, ax = plt.subplots(figsize=(10, 2.6))
+ax.plot(train, offsets[:, 0], "o-", label="dy (rows; < 0: labels above)")
+ax.plot(train, offsets[:, 1], "s-", label="dx (columns; < 0: labels left)")
+ax.axhline(0, color="k", lw=0.8)
+ax.set(xlabel="slice", ylabel="shift onto the labels (px)", ylim=(-1, 0.5))
+ax.legend(fontsize=8, ncol=2, loc="upper right")
+fig.tight_layout()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+dy, dx = offsets.mean(0)
+sd_y, sd_x = offsets.std(0)
+print(f"slices 0-24: dy {dy:+.2f} +- {sd_y:.2f}, dx {dx:+.2f} +- {sd_x:.2f} px")
+print("dy < 0 on", int((offsets[:, 0] < 0).sum()), "of 25 slices")
+
+# %% [markdown]
+# The image must move about 0.6 px *up* to sit on its labels, on every slice:
+# the annotators drew each line a little above the dark ridge it marks. Seen
+# across the membranes: for every short vertical run of membrane pixels,
+# sample the image and the label a few pixels above and below the run's
+# centre, and average.
+
+# %%
+profile = registration.membrane_profile(images, labels, train)
+fig, ax = plt.subplots(figsize=(6.5, 3))
+ax.plot(profile["t"], profile["image"], label="image intensity")
+ax.set(xlabel="pixels below the label's centre line", ylabel="mean grey value")
+ax.axvline(0, color="tab:orange", ls="--", lw=1, label="label centre")
+ax.axvline(profile["ridge"], color="tab:blue", ls=":", lw=1,
+           label=f"darkest: {profile['ridge']:+.2f} px")
+twin = ax.twinx()
+twin.plot(profile["t"], profile["label"], color="tab:orange")
+twin.set_ylabel("membrane fraction of the label", color="tab:orange")
+ax.legend(fontsize=8, loc="lower left")
+fig.tight_layout()
+print(f"{profile['runs']} membrane crossings in slices 0-24")
+
+# %% [markdown]
+# The label's profile is symmetric about its centre; the image is darkest
+# about 0.6 px below it. A fraction of a pixel sounds harmless, but the
+# metrics of chapter 06 compare pixels, and the membranes are only a few
+# pixels wide. Two things follow, which the course tests later: a network
+# that learns the labels exactly learns to draw its membranes 0.6 px above the
+# ridges; and an augmentation that flips the image upside down turns that
+# offset around (Question 1.5). Chapter 08 tests whether this offset explains
+# why augmentation *loses* at laptop scale, by training on images moved onto
+# their labels (`register="offset"` in the configuration:
+# `attnlib.registration.register`, the offset measured on the training slices
+# only and applied to every slice alike).
 
 # %% [markdown]
 # ## Splits
@@ -624,6 +711,9 @@ fig = plots.show_slices(
 #   255 = cell (class 1) and 0 = membrane (class 0).
 # - About 22 % of the pixels are membrane (fewer in the test slices 25-29 than
 #   in 0-24): pixel accuracy flatters a model, mIoU much less.
+# - The labels sit about 0.6 px above the image's membrane ridges, on every
+#   training slice (`attnlib.registration`); flips and rotations turn that
+#   offset.
 # - The paper splits 0-24 / 25-29 and has no validation set; validation folds
 #   over 0-24 must be contiguous blocks, because neighbouring slices correlate
 #   far more than distant ones.
@@ -688,6 +778,27 @@ fig = plots.show_slices(
 # paper's 1.x `var_limit=400` was a *variance* in grey levels, a standard
 # deviation of up to $\sqrt{400} = 20$ grey levels, which is $20/255$ of the
 # maximum.
+# :::
+
+# %% [markdown]
+# **Question 1.5.** The labels sit about 0.6 px above the image's ridges. Where
+# do they sit after a vertical flip of image and label together? After a
+# horizontal flip, and after a 90-degree rotation? What can a network trained
+# on all eight views learn about where to draw a membrane?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# A vertical flip turns "above" into "below": in the flipped pair the labels
+# sit 0.6 px *below* the ridges. A horizontal flip leaves the vertical offset
+# alone and turns the small horizontal one (dx, about -0.1 px) around; a
+# 90-degree rotation moves the vertical offset into the horizontal direction.
+# Over the eight views of the paper's pipeline the offset points in every
+# direction equally often, so it averages to zero: the network cannot learn on
+# which side of the ridge the annotator drew the line, and the best it can do
+# is to centre its membranes on the ridges, a fraction of a pixel from where
+# the test labels (drawn like all the others, above the ridge) put them. A
+# network trained on unflipped slices can learn the offset. Chapter 08 tests
+# what this costs.
 # :::
 
 # %% [markdown]
