@@ -25,6 +25,7 @@
 
 # %% tags=["parameters"]
 results_dir = "../results/laptop"  # a batch's output folder (run folders)
+augmentation_dir = "../results/augmentation"  # the augmentation grid's runs
 scale = "laptop"  # the profile of those runs, printed next to every result
 metric = "mean_iou"  # the metric of the claims
 
@@ -236,7 +237,7 @@ for cfg, cs in curves.items():
 # gap that merges two cells (chapter 06's merge). Pixel scores and segment
 # scores disagree, and the paper reports only the pixel ones.
 #
-# **Why the augmentation ablation can hardly show.** Augmentation fights
+# **Augmentation, a first hypothesis: the short run.** Augmentation fights
 # overfitting, which takes many passes over the same 25 slices. How many
 # passes, in pixels seen, do these runs make against the paper's?
 
@@ -264,8 +265,8 @@ print(f"unet_sse_noaug: best test mIoU - last: at most {max(late):.4f}")
 # begun to overfit cannot be helped by what prevents overfitting, and it can be
 # hurt: in a short run, the steps spent on noisy, blurred and distorted views
 # that the test slices never show are steps not spent on the test slices'
-# kind of image. That is what the verdict on "augmentation helps" measures at
-# this scale; the paper's +0.0077 mIoU belongs to the long regime.
+# kind of image. That is one hypothesis, and the numbers above do not test
+# it: a section below sets it against a second one, with a grid of its own.
 #
 # **UNet against UNet++.** The paper explains UNet's lead by UNet++'s extra
 # parameters and trains UNet++ with a batch of 1 against UNet's 4. Here both
@@ -284,6 +285,87 @@ for cfg in ("unet", "unetpp", "unet_sse", "unetpp_sse"):
 # The grid has no model of matched size (a UNet widened to UNet++'s count), so
 # it cannot say whether the parameters are the cause, only whether the
 # difference exists at this scale: the verdict of "UNet beats UNet++" above.
+#
+# ## Why augmentation loses: two hypotheses, tested
+#
+# Chapter 01 measured that the labels sit about 0.6 px above the image's
+# membrane ridges, on every slice, and that a vertical flip or a 90-degree
+# rotation turns that offset around. That is a second explanation of the
+# reversed verdict, with predictions of its own. Both hypotheses, and the
+# sign each predicts for every contrast of the augmentation grid
+# (`experiments/augmentation.yaml`: UNet + sSE, laptop profile, five seeds),
+# written down before the runs:
+
+# %%
+import textwrap  # noqa: E402
+
+from attnlib import contrasts  # noqa: E402
+
+for name, text in contrasts.AUGMENTATION_HYPOTHESES.items():
+    print(textwrap.fill(f"{name}: {text}", 78, subsequent_indent="  "))
+for c in contrasts.AUGMENTATION_CONTRASTS:
+    guess = ", ".join(f"{h} {p}" for h, p in c.predicts.items())
+    kind = "primary" if c.primary else "descriptive"
+    print(f"{c.name} ({kind}): {c.a} - {c.b}; {guess}")
+
+# %% [markdown]
+# `+`: A beats B; `-`: B beats A; `0`: no difference at this scale. The
+# configurations: `noaug` (a), `paper` (b), `upright` (c: the paper's pipeline
+# without the vertical flip and the 90-degree rotation, so the offset keeps
+# its direction), `photometric` (d: noise, blur, distortion alone),
+# `geometric` (e: rotation and flips alone), `paper_registered` and
+# `noaug_registered` (f, g: the images moved onto their labels by the offset
+# measured on slices 0-24, `register="offset"`), and `paper_opposite` (h: the
+# control, moved the other way by as much; the same interpolation smooths the
+# image as much, so if registration helped only by smoothing, h would help
+# too). The runs, as they have landed
+# (`results/augmentation/README.md` names the commit and the machine):
+
+# %%
+aug_rows = summary.collect(augmentation_dir)
+aug_seeds = {}
+for r in aug_rows:
+    aug_seeds.setdefault(r["config"], set()).add(r["seed"])
+for cfg in sorted(aug_seeds):
+    print(f"{cfg:<17} seeds {sorted(aug_seeds[cfg])}")
+configs = sorted(aug_seeds)
+if configs:
+    table = paper.results_table(aug_rows, configs, isbi, scale=scale)
+    display(Markdown(table))
+
+# %% [markdown]
+# Each contrast, paired by seed under the course's verdict rule, in mIoU and
+# in ISBI V_rand (threshold chosen on training slices 20-24), honest protocol;
+# "fits?" says whether the verdict has a sign the hypothesis allows (n/a
+# without an interval):
+
+# %%
+hyp = contrasts.AUGMENTATION_HYPOTHESES
+tested = {}
+for m in ("mean_iou", "isbi_vrand"):
+    for protocol in ("honest", "paper_protocol"):
+        tested[m, protocol] = contrasts.check_contrasts(
+            aug_rows, contrasts.AUGMENTATION_CONTRASTS, protocol, m
+        )
+for m in ("mean_iou", "isbi_vrand"):
+    print(f"{paper.LABELS[m]}, honest:")
+    display(Markdown(contrasts.contrasts_table(tested[m, "honest"], hyp)))
+
+# %% [markdown]
+# The paper's protocol (best epoch chosen on the test slices) beside it, as a
+# tally: of the primary contrasts with an interval, how many verdicts each
+# hypothesis predicted.
+
+# %%
+for (m, protocol), rows_m in tested.items():
+    counts = contrasts.tally(rows_m, hyp)
+    told = "; ".join(f"{h} {k} of {n}" for h, (k, n) in counts.items())
+    print(f"{paper.LABELS[m]:<12} {protocol:<15} {told}")
+
+# %% [markdown]
+# The reading of these tables waits for the grid to be complete (five seeds
+# of each configuration); until then every row says how many seeds it has,
+# and a contrast with fewer than two paired seeds has no verdict.
 #
 # ## Beyond the paper: the additive attention gate
 #
