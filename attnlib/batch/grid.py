@@ -91,7 +91,19 @@ def differing_fields(rec: dict, asked: dict, changes: dict, run: dict) -> list[s
 
     fixed = set(PROFILES.get(run["params"].get("profile"), {})) | set(run["params"])
     by_device = (set(rec.get("profile_changes") or {}) | set(changes)) - fixed
-    return [f for f in config_mismatch(rec.get("config") or {}, asked) if f not in by_device]
+    return [f for f in config_mismatch(rec.get("config") or {}, asked)
+            if f not in by_device and not took_asked_path(rec, asked, f)]
+
+
+AUTO_PATH = {"amp": "auto", "channels_last": None}  # the fast path's fields and their "decide" value
+
+
+def took_asked_path(rec: dict, asked: dict, field: str) -> bool:
+    """Whether a record left ``amp``/``channels_last`` to the fast path and it took exactly what the
+    grid now sets (a grid that names the path its runs took still knows them)."""
+    if field not in AUTO_PATH or (rec.get("config") or {}).get(field, "unset") != AUTO_PATH[field]:
+        return False
+    return asked.get(field) not in (None, "auto") and (rec.get("fast_path") or {}).get(field) == asked[field]
 
 
 def run_state(out, run: dict) -> dict:

@@ -151,3 +151,24 @@ def test_aggregate_mean_and_sd():
              ("pixel_accuracy", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo")}} for v in (0.7, 0.8, 0.9)]
     (row,) = aggregate(rows)
     assert row["n_seeds"] == 3 and row["mean_iou_mean"] == pytest.approx(0.8) and row["mean_iou_sd"] == pytest.approx(0.1)
+
+
+def test_a_grid_that_names_the_fast_path_its_runs_took_still_knows_them(tmp_path):
+    runs = {r["config"]: r for r in read_grid(grid_file(tmp_path, {
+        "named": {"amp": "bf16", "channels_last": True},
+        "other": {"amp": "off", "channels_last": True}}))}
+    for run in runs.values():
+        rec = fake_record(tmp_path / "out", run, amp="auto", channels_last=None)
+        rec["fast_path"] = {"amp": "bf16", "channels_last": True}  # what amp=auto chose
+        (tmp_path / "out" / run["name"] / "run.json").write_text(json.dumps(rec))
+    assert run_state(tmp_path / "out", runs["named"])["state"] == "complete"
+    assert run_state(tmp_path / "out", runs["other"])["fields"] == ["amp"]  # fp32 asked, bf16 taken
+
+
+def test_the_laptop_grid_knows_its_landed_runs():
+    from attnlib.batch.jobs import REPO
+
+    runs = read_grid(REPO / "experiments/laptop.yaml")
+    assert all(r["params"]["amp"] == "bf16" and r["params"]["channels_last"] is True for r in runs)
+    states = [run_state(REPO / "results/laptop", r)["state"] for r in runs]
+    assert "changed" not in states and states.count("complete") >= 33
