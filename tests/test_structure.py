@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 import attnlib
@@ -89,3 +90,40 @@ def test_none_is_the_plain_skip_everywhere():
     assert names.gate_kind("none") is None and names.gate_kind(None) is None
     assert models.build_model("unet", gate="none", widths=(4, 8, 16, 32, 64)).gate is None
     assert type(models.make_gate("none", 8)).__name__ == "NoGate"
+
+
+def _modules(package: Path) -> set[str]:
+    """The modules and subpackages directly under ``package`` (``_private`` ones aside; ``__main__`` in)."""
+    names = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    names |= {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    return {n for n in names if not n.startswith("_") or n == "__main__"}
+
+
+def _map(doc: str) -> set[str]:
+    """The names that begin a line of a docstring's module map (``    name[/]  what``, or
+    ``    a, b, c  what``)."""
+    names = set()
+    for line in doc.splitlines():
+        m = re.match(r"^ {4}([\w/, ]+?)(?: {2,}|$)", line)
+        if m:
+            names |= {n.strip().rstrip("/") for n in m.group(1).split(",") if n.strip()}
+    return names
+
+
+def test_the_package_map_names_every_module_and_only_modules():
+    top = _modules(PACKAGE)
+    assert {"batch", "stats", "tables", "models", "__main__"} <= top
+    assert top - _map(attnlib.__doc__) == set(), "add these to the map in attnlib/__init__.py"
+    assert _map(attnlib.__doc__) - top == set(), "the map in attnlib/__init__.py names modules that are gone"
+    for package in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
+        doc = importlib.import_module(f"attnlib.{package.name}").__doc__ or ""
+        named = _map(doc) | set(re.findall(r"``(\w+)``", doc))  # a map, or a table of ``name``
+        missing = _modules(package) - named
+        assert missing == set(), f"attnlib/{package.name}/__init__.py does not name {sorted(missing)}"
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `attnlib/` |"))
+    named = {n.rstrip("/") for n in re.findall(r"`([\w/]+)`", row)}
+    assert _modules(PACKAGE) - named == set(), "add these to the README's Layout table"

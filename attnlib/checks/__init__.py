@@ -4,8 +4,12 @@ Each check compares a student's answer with an independent reference on several 
 prints one line starting with "Correct" when the answer is right and raises
 :class:`CheckFailed` with a hint when it is not. While the answer is still the student
 notebook's stub (it raises ``NotImplementedError`` or is ``None``), it raises
-:class:`NotDoneYet`: "Exercise N.k is not done yet: <what to do>". Checks live in one module per notebook
-(``ch01_data.py``, ...); every ``check_*`` function found there is exported here.
+:class:`NotDoneYet`: "Exercise N.k is not done yet: <what to do>". Checks live in one module
+per notebook, and every ``check_*`` function found there is exported here:
+
+    ch01_data, ch02_unet, ch03_unetpp, ch04_attention, ch05_losses, ch06_metrics,
+    ch07_training, ch08_ablations     the checks of each chapter
+    _core                             CheckFailed, NotDoneYet, correct(): what every check uses
 """
 import importlib
 import pkgutil
