@@ -29,6 +29,7 @@ theirs in their own docstrings):
     paper         the paper's numbers and claims
     stats         statistics over seeds: mean and sd, paired differences, t interval, verdict
     contrasts     named contrasts of a grid's configurations, and what each hypothesis predicts
+    selection     choosing a recipe on validation only: the validation scores of run records
     plots         figures for the notebooks
     diagrams      schematic drawings of the networks
     checks/       exercise checks for the notebooks
