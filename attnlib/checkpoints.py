@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from attnlib import fastpath
 from attnlib.builder import build_model_for  # the same construction as training
 from attnlib.config import Config, config_mismatch
 
@@ -88,7 +89,8 @@ def export_weights(out_dir) -> Path:
 
 def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     """Read ``run.json`` and rebuild the trained model (CPU, eval mode) from ``checkpoint.pt``,
-    or from the exported ``model.pt`` when the checkpoint is not there."""
+    or from the exported ``model.pt`` when the checkpoint is not there. The model carries the
+    run's fast path, which ``predict(amp="auto")`` reuses on the machine it was decided on."""
     out = Path(out_dir)
     if not (out / RECORD).exists():
         raise FileNotFoundError(f"no run in {out} (no {RECORD}): train one with attnlib.train.train(...) or "
@@ -102,4 +104,5 @@ def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     else:
         raise FileNotFoundError(f"{out} has neither {CHECKPOINT} nor {WEIGHTS}: train it first (attnlib.train.fit).")
     model.load_state_dict(state)
+    fastpath.remember(model, rec.get("fast_path"), rec.get("environment", {}).get("device_name"))
     return rec, model.eval()

@@ -2,6 +2,10 @@
 
     from attnlib.inference import predict
     probs = predict(model, images[25:30], tta=True)   # (5, 512, 512) float32, P(cell)
+
+Nothing is measured here: ``amp="auto"`` reuses the fast path recorded with the model (a model
+from ``fit`` or ``load_run``, on the machine it was decided on), and runs fp32 for any other
+model (:func:`attnlib.fastpath.inference_amp`).
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from contextlib import nullcontext
 import numpy as np
 import torch
 
-from attnlib.fastpath import resolve_amp
+from attnlib.fastpath import inference_amp
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -24,11 +28,14 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def autocast(device: torch.device, amp: str):
-    """bf16 autocast for ``amp="bf16"``, and for ``"auto"`` where it is faster (CUDA, a CPU
-    with AMX: see :mod:`attnlib.fastpath`); a no-op otherwise."""
-    if resolve_amp(device, amp) == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+    """Autocast for a decided ``amp``: ``"bf16"`` or ``"fp16"``; a no-op for ``"off"`` (and
+    for ``"auto"``, which :func:`predict` resolves first: nothing is decided per call)."""
+    if amp in AUTOCAST_DTYPES:
+        return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[amp])
     return nullcontext()
 
 
@@ -46,8 +53,9 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
         images: uint8 ``(N, H, W)`` (0-255) or float ``(N, 1, H, W)`` in [0, 1].
         tta: average the probabilities over the 8 flips and 90-degree rotations.
         batch_size: slices per forward pass.
-        amp: ``"auto"`` (bf16 where faster), ``"bf16"`` or ``"off"``; ``fit`` passes the
-            choice its run recorded (``record["fast_path"]["amp"]``).
+        amp: ``"auto"`` (the fast path recorded with the model, else fp32), ``"bf16"``,
+            ``"fp16"`` or ``"off"``; ``fit`` passes the choice its run recorded
+            (``record["fast_path"]["amp"]``).
 
     Returns:
         float32 ``(N, H, W)``: the softmax probability of class 1 (cell).
@@ -58,6 +66,7 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"images must be (N, H, W) uint8 or (N, 1, H, W) float, got {tuple(x.shape)}.")
     param = next(model.parameters())
+    amp = inference_amp(model, amp, param.device)  # decided once, not per batch
     channels_last = any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last)
                         and not p.is_contiguous() for p in model.parameters())
     memory_format = torch.channels_last if channels_last else torch.contiguous_format  # follow the model

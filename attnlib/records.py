@@ -8,7 +8,9 @@ from ``checkpoint.pt`` on resume), writes :func:`run_record` into ``run.json`` a
     summary, threshold_curve, environment, resumed_from, complete
 
 (``registration``: None, or the offset measured on the training slices and the shift
-applied to the images, from :func:`attnlib.registration.register`.)
+applied to the images, from :func:`attnlib.registration.register`; ``fast_path``: the dtype
+and memory format the run computed in, how they were decided and, when measured, the probe's
+timings and cost, from :func:`attnlib.probe.fast_path`.)
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 import torch
 
 from attnlib.config import Config
+from attnlib.cpu import cpu_name  # the one reader of /proc/cpuinfo
 from attnlib.protocols import summarize
 
 
@@ -70,15 +73,6 @@ class Progress:
     def wall(self) -> float:
         """Wall seconds of the whole run so far, earlier processes included."""
         return self.prior_wall + time.perf_counter() - self.wall0
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``platform.processor()`` is empty on Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        return next(ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def environment(device: torch.device) -> dict:

@@ -7,9 +7,10 @@ One loop serves a student's notebook, a laptop run and the instructor's GPU batc
 
 :func:`fit` tells its story in named steps (d2l's ``Trainer``, with ``prepare_data``,
 ``prepare_model`` and ``fit_epoch``, is the model): :func:`prepare_run`, :func:`prepare_data`,
-:func:`attnlib.builder.build`, :func:`attnlib.checkpoints.resume_state`, :func:`restore`; per
-epoch :func:`train_one_epoch`, :func:`evaluate_epoch`, :func:`save_checkpoint`, :func:`record`;
-at the end :func:`finish`. What the steps share is a :class:`Training`.
+:func:`attnlib.builder.build`, :func:`attnlib.checkpoints.resume_state`,
+:func:`attnlib.probe.fast_path`, :func:`restore`; per epoch :func:`train_one_epoch` (the steps:
+:mod:`attnlib.epoch`), :func:`evaluate_epoch`, :func:`save_checkpoint`, :func:`record`; at the
+end :func:`finish`. What the steps share is a :class:`Training`.
 
 Every ``eval_interval`` epochs the model predicts the held-out slices (25-29, plus the
 validation fold if ``split`` is a fold) and all of :mod:`attnlib.metrics` is computed. Two
@@ -18,14 +19,13 @@ on the test slices*, which flatters) and an honest one that chooses nothing on t
 
 A resumed run is the same run: the checkpoint's config must match the asked one on every
 field of the run's identity (:func:`attnlib.config.config_mismatch`), and the fast path
-(dtype, memory format) recorded at the start is reused.
+(dtype, memory format) recorded at the start is reused, with the fp16 gradient scaler's state.
 """
 from __future__ import annotations
 
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,15 +33,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from attnlib import fastpath
+from attnlib import fastpath, probe
 from attnlib.builder import build
 from attnlib.checkpoints import CHECKPOINT, RECORD, resume_state, save_atomic, write_json_atomic
 from attnlib.config import Config
-from attnlib.inference import autocast, predict, resolve_device
+from attnlib.epoch import make_scaler, train_epoch, warn_if_slow
+from attnlib.inference import predict, resolve_device
 from attnlib.protocols import THRESHOLD_SLICES
 from attnlib.records import Progress, Run, run_environment, run_record
-
-SLOW_WARNING_HOURS = 2.0  # warn when a CPU run's estimate exceeds this
 
 
 def progress_enabled() -> bool:
@@ -89,9 +88,10 @@ class Training:
     model: torch.nn.Module
     loss_fn: Callable
     opt: torch.optim.Optimizer
-    fast: dict  # the fast path (attnlib.fastpath.choose), recorded
+    fast: dict  # the fast path (attnlib.probe.fast_path), recorded
     progress: Progress
     forward: Callable  # the model, or its torch.compile'd forward
+    scaler: object = None  # torch.amp.GradScaler on the fp16 path, else None
 
 
 # --- before the first epoch ---------------------------------------------------------------
@@ -126,56 +126,23 @@ def prepare_data(config: Config, device: torch.device) -> TrainingData:
     return TrainingData(images, labels, split, loader, moved)
 
 
-def fast_path_for(config: Config, device: torch.device, state: dict | None) -> dict:
-    """The fast path the checkpoint recorded, else the one :func:`attnlib.fastpath.choose` picks now."""
-    if state and "fast_path" in state:
-        return state["fast_path"]
-    return fastpath.choose(device, config.amp, config.channels_last, config.compile)
-
-
-def restore(model, opt, fast: dict, state: dict | None, wall0: float) -> tuple[torch.nn.Module, Progress]:
+def restore(model, opt, fast: dict, state: dict | None, wall0: float, device: torch.device):
     """The model in the fast path's memory format, with the checkpoint's weights and optimizer
-    state when resuming; and the run's progress so far (none for a new run)."""
+    state when resuming; the fp16 path's gradient scaler (None on the others); and the run's
+    progress so far (none for a new run). Returns ``(model, scaler, progress)``."""
     if fast["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
+    scaler = make_scaler(fast, device)
     if not state:
-        return model, Progress(wall0=wall0)
+        return model, scaler, Progress(wall0=wall0)
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
-    return model, Progress.from_checkpoint(state, wall0)
+    if scaler is not None and "scaler" in state:
+        scaler.load_state_dict(state["scaler"])
+    return model, scaler, Progress.from_checkpoint(state, wall0)
 
 
 # --- one epoch ----------------------------------------------------------------------------
-
-def _warn_if_slow(config: Config, device: torch.device, step_seconds: float, steps_per_epoch: int) -> None:
-    hours = step_seconds * steps_per_epoch * config.epochs / 3600
-    if device.type == "cpu" and hours > SLOW_WARNING_HOURS:
-        warnings.warn(f"this run needs about {hours:.0f} h on this CPU ({step_seconds:.1f} s per step, "
-                      f"{steps_per_epoch * config.epochs} steps): use profile='laptop' for a CPU, or a GPU.",
-                      stacklevel=3)
-
-
-def train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None) -> float:
-    """One pass over the loader (the model in train mode); returns the mean training loss."""
-    memory_format = torch.channels_last if fast["channels_last"] else torch.contiguous_format
-    total, seen = torch.zeros((), device=device), 0
-    for i, (x, y) in enumerate(loader):
-        t0 = time.perf_counter()
-        x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 1, H, W)
-        y = y.to(device, non_blocking=True)  # (B, H, W)
-        with autocast(device, fast["amp"]):
-            logits = forward(x)  # (B, 2, H, W), or 4 of them for UNet++ "heads"
-        logits = [o.float() for o in logits] if isinstance(logits, (list, tuple)) else logits.float()
-        loss = loss_fn(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.detach() * len(x)
-        seen += len(x)
-        if warn is not None and i == 1:  # the second step: kernels are built by now
-            warn(time.perf_counter() - t0)
-    return float(total) / seen
-
 
 def train_one_epoch(t: Training, epoch: int) -> float:
     """Set the epoch's learning rate and data order, train one pass, record its loss and time."""
@@ -185,8 +152,8 @@ def train_one_epoch(t: Training, epoch: int) -> float:
     t.data.loader.sampler.set_epoch(epoch)
     t.model.train()
     first = epoch == t.progress.start  # warn once, from this process's first epoch
-    warn = (lambda s: _warn_if_slow(t.config, t.device, s, len(t.data.loader))) if first else None
-    loss = train_epoch(t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn)
+    warn = (lambda s: warn_if_slow(t.config, t.device, s, len(t.data.loader))) if first else None
+    loss = train_epoch(t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn, t.scaler)
     t.progress.seconds["train"] += time.perf_counter() - t0
     t.progress.history["epoch"].append(epoch)
     t.progress.history["loss"].append(loss)
@@ -215,12 +182,14 @@ def evaluate_epoch(t: Training, epoch: int) -> None:
 
 
 def save_checkpoint(t: Training, epoch: int) -> None:
-    """Write ``checkpoint.pt`` atomically: weights, optimizer state, progress, config, fast path."""
+    """Write ``checkpoint.pt`` atomically: weights, optimizer state, progress, config, fast path
+    (and the fp16 gradient scaler's state)."""
     p = t.progress
     p.seconds["wall"] = p.wall()
+    scaler = {"scaler": t.scaler.state_dict()} if t.scaler is not None else {}
     save_atomic({"model": t.model.state_dict(), "optimizer": t.opt.state_dict(), "epoch": epoch,
                  "history": p.history, "evals": p.evals, "seconds": p.seconds, "config": t.config.to_dict(),
-                 "fast_path": t.fast}, t.out / CHECKPOINT)
+                 "fast_path": t.fast, **scaler}, t.out / CHECKPOINT)
 
 
 def record(t: Training, complete: bool, threshold_curve: dict | None = None) -> dict:
@@ -272,10 +241,11 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
     data = prepare_data(config, device)
     model, loss_fn, opt = build(config, device)
     state = resume_state(config, out / CHECKPOINT, device)
-    fast = fast_path_for(config, device, state)
-    model, progress = restore(model, opt, fast, state, wall0)
-    t = Training(config, profile, profile_changes, out, device, data, model, loss_fn, opt, fast, progress,
-                 forward=fastpath.compiled_forward(model, fast, progress.notes))
+    fast = probe.fast_path(config, device, model, opt, loss_fn, config.epochs * len(data.loader),
+                           recorded=(state or {}).get("fast_path"))
+    model, scaler, progress = restore(model, opt, fast, state, wall0, device)
+    t = Training(config, profile, profile_changes, out, device, data, fastpath.remember(model, fast), loss_fn, opt,
+                 fast, progress, forward=fastpath.compiled_forward(model, fast, progress.notes), scaler=scaler)
     bar = tqdm(range(progress.start, config.epochs + 1), initial=progress.start - 1, total=config.epochs,
                desc=f"{config.model}+{config.gate}", disable=not progress_enabled(), dynamic_ncols=True)
     for epoch in bar:

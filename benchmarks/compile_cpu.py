@@ -2,8 +2,8 @@
 
     python benchmarks/compile_cpu.py [--threads 1] [--steps 30] [--out FILE.json]
 
-Both on the fast path ``fit`` takes on this CPU (bf16 autocast and channels_last where the CPU
-has AMX), 128 x 128 crops, batch 8. Reports the compile time (the first compiled step) and the
+Both on the fast path ``fit`` takes on this CPU (what :func:`attnlib.probe.fast_path_for`
+measures or has cached), 128 x 128 crops, batch 8. Reports the compile time (the first compiled step) and the
 steady-state seconds per step of each, interleaved (eager step, compiled step, ...) so that a
 busy machine slows both alike, and how many steps the compile needs to pay for itself.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from attnlib import fastpath
+from attnlib import probe
 from attnlib.builder import build
 from attnlib.config import make_config
 from attnlib.inference import autocast
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     config, _ = make_config("laptop")
     device = torch.device("cpu")
-    fast = fastpath.choose(device, config.amp, config.channels_last)
+    fast = probe.fast_path_for(config, device)
     fmt = torch.channels_last if fast["channels_last"] else torch.contiguous_format
     x = torch.rand(8, 1, 128, 128).contiguous(memory_format=fmt)  # (B, 1, H, W)
     y = (torch.rand(8, 128, 128) > 0.3).long()  # (B, H, W)

@@ -24,13 +24,14 @@ from pathlib import Path
 
 import torch
 
-from attnlib import fastpath
+from attnlib import fastpath, probe
 from attnlib.config import make_config
 from attnlib.inference import autocast, predict, resolve_device
 from attnlib.isbi_metrics import isbi_scores
 from attnlib.metrics import class_scores
 from attnlib.builder import build
-from attnlib.train import held_out_metrics, prepare_data, train_epoch
+from attnlib.epoch import train_epoch
+from attnlib.train import held_out_metrics, prepare_data
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -62,8 +63,8 @@ def breakdown(config, device) -> dict:
     images, labels, split, loader = d.images, d.labels, d.split, d.loader
     loader.sampler.set_epoch(1)
     data_s, batches = _timed(lambda: list(loader))
-    fast = fastpath.choose(device, config.amp, config.channels_last)
-    fp32 = fastpath.choose(device, "off", False)
+    fast = probe.fast_path_for(config, device)
+    fp32 = fastpath.record(device, "off", False, "the fp32 reference", "set")
     test = list(split.test)
     predict_s, probs = _timed(lambda: predict(build(config, device)[0], images[test], amp=fast["amp"]))
     class_s, _ = _timed(lambda: class_scores((probs > 0.5).astype("uint8"), labels[test]))
@@ -79,7 +80,7 @@ def cprofile_top(config, device, top: int = 15) -> str:
     d = prepare_data(config, device)
     images, labels, split, loader = d.images, d.labels, d.split, d.loader
     model, loss_fn, opt = build(config, device)
-    fast = fastpath.choose(device, config.amp, config.channels_last)
+    fast = probe.fast_path_for(config, device)
     if fast["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     prof = cProfile.Profile()

@@ -6,14 +6,17 @@
 
 Paths:
   paper  fp32 eager, contiguous, batch 4 (UNet++: 1), Adam, framework defaults (the paper's code).
-  ours   what ``fit`` chooses (:mod:`attnlib.fastpath`): bf16 autocast and channels_last on CUDA
-         and on a CPU with AMX; on CUDA also torch.compile, fused Adam, cudnn.benchmark and the
-         largest batch that fits (powers of two up to --max-batch). On a CPU the batch is fixed.
+  ours   what ``fit`` chooses (:func:`attnlib.probe.fast_path_for`): on a CPU the probe's
+         measured choice of dtype and memory format (cached per machine and model); on CUDA bf16
+         (fp16 below compute capability 8.0) and channels_last, torch.compile, fused Adam,
+         cudnn.benchmark and the largest batch that fits (powers of two up to --max-batch). On a
+         CPU the batch is fixed.
 
 For each it reports images/s of a full training step (forward, loss, backward, Adam), the
 achieved TFLOP/s (FLOPs of one step counted with torch.utils.flop_counter), the fraction of an
-fp32 and of a bf16 matmul peak measured in the same run, and peak memory (CUDA). Rows go to a
-JSON file; ``--save`` names it ``benchmarks/results/<device>-<date>.json``.
+fp32 and of a bf16 peak measured in the same run (the fastest large matmul: best of several
+sizes and repeats), and peak memory (CUDA; null elsewhere). Rows go to a strict JSON file (no
+NaN); ``--save`` names it ``benchmarks/results/<device>-<date>.json``.
 """
 from __future__ import annotations
 
@@ -27,28 +30,34 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from attnlib import fastpath
+from attnlib import cpu, probe
 from attnlib.builder import build_model_for, build_optimizer
 from attnlib.config import PROFILES, Config
-from attnlib.inference import resolve_device
-from attnlib.records import cpu_name
+from attnlib.inference import AUTOCAST_DTYPES, resolve_device
 from attnlib.models import PAPER_WIDTHS
 from attnlib.tables import markdown_table
 
 LAPTOP_WIDTHS, TINY_WIDTHS = tuple(PROFILES["laptop"]["widths"]), tuple(PROFILES["smoke"]["widths"])
 
 
-def matmul_peak_tflops(device: torch.device, n: int, dtype=torch.bfloat16, iters: int = 20) -> float:
-    """Square matmul rate in ``dtype``: the yardstick for "% of peak"."""
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
+def matmul_peak_tflops(device: torch.device, sizes, dtype=torch.bfloat16, repeats: int = 5) -> dict:
+    """The fastest large square matmul in ``dtype``, the yardstick for "% of peak": for each
+    size a warm-up, then ``repeats`` timed products; the best of all. Returns
+    ``{"tflops": best, "size": its n, "by_size": {n: best TFLOP/s}}``."""
+    by_size = {}
+    for n in sizes:
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
         a @ b
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        a @ b
-    _sync(device)
-    return 2 * n**3 * iters / (time.perf_counter() - t0) / 1e12
+        best = float("inf")
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            a @ b
+            _sync(device)
+            best = min(best, time.perf_counter() - t0)
+        by_size[n] = 2 * n**3 / best / 1e12
+    n_best = max(by_size, key=by_size.get)
+    return {"tflops": by_size[n_best], "size": n_best, "by_size": by_size}
 
 
 def _sync(device):
@@ -56,23 +65,24 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def model_config(model_name, gate, widths) -> Config:
-    """The paper's settings for one network: what ``fit`` would build (attnlib.builder)."""
-    return Config(model=model_name, gate=gate, widths=list(widths))
+def model_config(model_name, gate, widths, size: int = 0, batch: int = 0) -> Config:
+    """The paper's settings for one network at this crop and batch: what ``fit`` would build."""
+    return Config(model=model_name, gate=gate, widths=list(widths), crop=size if size < 512 else 0, batch_size=batch)
 
 
-def make_step(model_name, gate, widths, device, fast: bool):
-    config = model_config(model_name, gate, widths)
-    model = build_model_for(config, device)
+def make_step(model_name, gate, widths, device, fast: bool, size: int = 0, batch: int = 0, probe_budget=None):
+    config = model_config(model_name, gate, widths, size, batch)
     cuda = device.type == "cuda"
-    choice = fastpath.choose(device) if fast else {"amp": "off", "channels_last": False}
+    choice = probe.fast_path_for(config, device, probe_budget) if fast else {"amp": "off", "channels_last": False}
+    model = build_model_for(config, device)
     if choice["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     # ours: fit's optimizer (fused Adam on CUDA); the paper's code: Adam with PyTorch's defaults
     opt = build_optimizer(config, model, device) if fast else torch.optim.Adam(model.parameters(), lr=config.lr)
     fwd = torch.compile(model) if fast and cuda else model
-    amp = torch.autocast(device.type, dtype=torch.bfloat16) if choice["amp"] == "bf16" else nullcontext()
+    amp = torch.autocast(device.type, dtype=AUTOCAST_DTYPES[choice["amp"]]) if choice["amp"] != "off" else nullcontext()
     fmt = torch.channels_last if choice["channels_last"] else torch.contiguous_format
+    scaler = torch.amp.GradScaler(device.type) if choice["amp"] == "fp16" else None
 
     def step(x, y):
         x = x.contiguous(memory_format=fmt)
@@ -80,11 +90,16 @@ def make_step(model_name, gate, widths, device, fast: bool):
             logits = fwd(x)  # (B, 2, H, W)
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
         return loss
 
-    return model, step
+    return model, step, choice
 
 
 def step_flops(model_name, gate, widths, size) -> float:
@@ -132,24 +147,27 @@ def measure_one(model_name, gate, widths, size, path, batches, device, args) -> 
             if device.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
-            model, step = make_step(model_name, gate, widths, device, path == "ours")
+            model, step, choice = make_step(model_name, gate, widths, device, path == "ours", size, batch,
+                                            args.probe_budget)
             ips, secs = measure(step, batch, size, device, args.steps, args.warmup)
             break
         except torch.OutOfMemoryError:
             model = step = None  # free the failed attempt, try half the batch
-    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+    mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     del model, step
-    return {"batch": batch, "images_per_s": ips, "seconds": secs, "peak_memory_gib": mem}
+    return {"batch": batch, "images_per_s": ips, "seconds": secs, "peak_memory_gib": mem,
+            "amp": choice["amp"], "channels_last": choice["channels_last"], "why": choice.get("why", "the paper's path")}
 
 
 def run(args) -> list[dict]:
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    n = 256 if args.tiny else 4096 if device.type == "cpu" else 8192
-    peaks = {"fp32": matmul_peak_tflops(device, n, torch.float32), "bf16": matmul_peak_tflops(device, n)}
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    fast = fastpath.choose(device)
+    sizes = (256,) if args.tiny else (2048, 4096) if device.type == "cpu" else (4096, 8192)
+    peaks = {"fp32": matmul_peak_tflops(device, sizes, torch.float32)["tflops"],
+             "bf16": matmul_peak_tflops(device, sizes)["tflops"]}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu.cpu_name()
+    flags = cpu.describe()["flags"] if device.type == "cpu" else None
     rows = []
     for widths_name, widths, size, fixed in cases(args, device):
         for model_name in args.models:
@@ -163,8 +181,9 @@ def run(args) -> list[dict]:
                                  "size": size, **r, "tflops": tflops, "gflops": tflops * 1e3,
                                  "peak_tflops": peaks["bf16"], "peak_fraction": tflops / peaks["bf16"],
                                  "fp32_peak_tflops": peaks["fp32"], "fp32_peak_fraction": tflops / peaks["fp32"],
-                                 "dtype": fast["dtype"] if path == "ours" else "float32",
-                                 "threads": torch.get_num_threads(), "device": name, "torch": torch.__version__})
+                                 "dtype": {"off": "float32", "bf16": "bfloat16", "fp16": "float16"}[r["amp"]],
+                                 "threads": torch.get_num_threads(), "device": name, "cpu_flags": flags,
+                                 "torch": torch.__version__})
     return rows
 
 
@@ -173,7 +192,7 @@ def table(rows) -> str:
               "% bf16 peak", "memory GiB"]
     body = [[r["model"], r["gate"], r["widths"], r["path"], r["dtype"], r["batch"], f"{r['images_per_s']:.2f}",
              f"{r['gflops']:.0f}", f"{100 * r['fp32_peak_fraction']:.1f}", f"{100 * r['peak_fraction']:.1f}",
-             f"{r['peak_memory_gib']:.1f}"] for r in rows]
+             "-" if r["peak_memory_gib"] is None else f"{r['peak_memory_gib']:.1f}"] for r in rows]
     return markdown_table(header, body, align="llllllrrrrr")
 
 
@@ -189,15 +208,18 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--max-batch", type=int, default=64)
+    ap.add_argument("--probe-budget", type=float, default=None, help="seconds for the fast-path probe (default: fit's)")
     ap.add_argument("--out", default=None, help="JSON file for the rows")
     args = ap.parse_args(argv)
+    if args.tiny and args.probe_budget is None:
+        args.probe_budget = 1.0
     rows = run(args)
     if args.save and not args.out:
         slug = "".join(c if c.isalnum() else "-" for c in rows[0]["device"]).strip("-").lower()
         args.out = Path(__file__).parent / "results" / f"{slug}-{time.strftime('%Y-%m-%d')}.json"
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+        Path(args.out).write_text(json.dumps(rows, indent=1, allow_nan=False))
     print(table(rows))
     return rows
 

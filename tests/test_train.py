@@ -10,7 +10,8 @@ from attnlib.checkpoints import export_weights, load_checkpoint, load_run
 from attnlib.config import make_config
 from attnlib.inference import predict
 from attnlib.protocols import summarize
-from attnlib.train import _warn_if_slow, fit, learning_rate
+from attnlib.epoch import warn_if_slow
+from attnlib.train import fit, learning_rate
 
 TINY = dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8, eval_interval=1, deterministic=True)
 
@@ -129,6 +130,38 @@ def test_the_fast_path_is_recorded_and_reused_on_resume(tmp_path):
     assert fit(c).record["fast_path"]["why"] == "recorded earlier"  # not decided again
 
 
+def test_the_trained_and_the_loaded_model_carry_the_runs_decision(smoke_run):
+    from attnlib.fastpath import inference_amp
+
+    cpu = torch.device("cpu")
+    assert inference_amp(smoke_run.model, "auto", cpu) == smoke_run.record["fast_path"]["amp"]
+    _, model = load_run(smoke_run.folder)
+    assert inference_amp(model, "auto", cpu) == smoke_run.record["fast_path"]["amp"]
+    assert inference_amp(torch.nn.Conv2d(1, 2, 3), "auto", cpu) == "off"  # any other model: fp32
+
+
+def test_the_fp16_scaler_is_checkpointed_and_restored(tmp_path, monkeypatch):
+    """The fp16 path (CUDA below compute capability 8.0), run on the CPU's fp16 autocast."""
+    from attnlib import fastpath, probe
+
+    fp16 = fastpath.record(torch.device("cpu"), "fp16", False, "fp16 for the test", "rule")
+    monkeypatch.setattr(probe, "fast_path", lambda *a, recorded=None, **k: recorded or fp16)
+    c, _ = make_config("smoke", **(TINY | {"eval_interval": 2}), epochs=2, out_dir=str(tmp_path))
+
+    def stop(epoch, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(c, callback=stop)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["fast_path"]["dtype"] == "float16" and state["scaler"]["scale"] == 2.0**16
+    state["scaler"]["scale"] = 1024.0  # as if it had backed off after overflows
+    torch.save(state, tmp_path / "checkpoint.pt")
+    rec = fit(c).record
+    assert rec["resumed_from"] == 2 and all(np.isfinite(rec["history"]["loss"]))
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["scaler"]["scale"] == 1024.0  # restored, not 65536
+
+
 def test_cosine_learning_rate():
     c, _ = make_config("smoke", lr=0.01, schedule="cosine", epochs=10)
     lrs = [learning_rate(c, e) for e in range(1, 11)]
@@ -140,10 +173,10 @@ def test_cosine_learning_rate():
 def test_paper_settings_on_a_cpu_warn_with_an_estimate():
     c, _ = make_config("paper")
     with pytest.warns(UserWarning, match=r"about \d+ h on this CPU"):
-        _warn_if_slow(c, torch.device("cpu"), step_seconds=5.0, steps_per_epoch=7)
+        warn_if_slow(c, torch.device("cpu"), step_seconds=5.0, steps_per_epoch=7)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_if_slow(make_config("smoke")[0], torch.device("cpu"), step_seconds=0.1, steps_per_epoch=2)
+        warn_if_slow(make_config("smoke")[0], torch.device("cpu"), step_seconds=0.1, steps_per_epoch=2)
 
 
 def test_fold_split_gives_an_honest_choice(tmp_path):
