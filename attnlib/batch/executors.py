@@ -4,7 +4,8 @@
 :func:`submit_slurm` submits every run as one job array and returns (:func:`wait_slurm` blocks).
 A job that is preempted or times out is requeued by submitit (:class:`attnlib.batch.jobs.NotebookJob`
 is checkpointable) and its training resumes from ``checkpoint.pt``. :func:`job_state` tells
-what a run's job is doing now, from its folder and, on SLURM, ``sacct``.
+what a run's job is doing now, from its folder and, on SLURM, ``squeue`` (which knows the jobs
+that are queued, running or just ended), then ``sacct`` (which needs the cluster's accounting).
 """
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ EXECUTORS = ("local", "slurm")
 LOCAL_TIMEOUT_MIN = 24 * 60  # LocalExecutor kills a job after timeout_min (its default: 2 minutes)
 # The grid's ``slurm:`` block; the command line's --partition, --timeout-min, ... override it.
 SLURM_KEYS = ("partition", "account", "qos", "constraint", "gpus_per_node", "cpus_per_task", "mem_gb",
-              "timeout_min", "array_parallelism", "setup")
+              "timeout_min", "array_parallelism", "signal_delay_s", "setup")
 SLURM_DEFAULTS = {"gpus_per_node": 1, "cpus_per_task": 8, "mem_gb": 32, "timeout_min": 24 * 60}
-# SLURM job states (sacct) that mean "not finished yet"
+# SLURM job states (squeue, sacct) that mean "not finished yet"
 QUEUED_STATES = ("PENDING", "REQUEUED", "CONFIGURING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "REQUEUE_FED")
 RUNNING_STATES = ("RUNNING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "RESIZING")
+ENDED = "ENDED"  # not a SLURM state: squeue no longer lists the job and sacct cannot say how it ended
 
 
 def gpu_count() -> int:
@@ -130,7 +132,7 @@ def slurm_parameters(options: dict, name: str, n_jobs: int) -> dict:
     params = {"name": name, "timeout_min": int(o["timeout_min"]), "gpus_per_node": o["gpus_per_node"],
               "cpus_per_task": o["cpus_per_task"], "mem_gb": o["mem_gb"], "tasks_per_node": 1, "nodes": 1,
               "slurm_array_parallelism": int(o.get("array_parallelism") or max(1, n_jobs))}
-    for key in ("partition", "account", "qos", "constraint", "setup"):
+    for key in ("partition", "account", "qos", "constraint", "signal_delay_s", "setup"):
         if key in o:
             params[f"slurm_{key}"] = o[key]
     return params
@@ -155,27 +157,57 @@ def submit_slurm(todo: list[dict], out, options: dict, name: str = "attnlib", no
     return jobs
 
 
-def wait_slurm(jobs: list, todo: list[dict], out) -> list[dict]:
-    """Block until the jobs end; return one status per run (from its status.json)."""
-    for job in jobs:
-        try:
-            job.wait()
-        except Exception:  # noqa: BLE001 (submitit raises for a job that failed outside Python)
-            pass
+def wait_slurm(jobs: list, todo: list[dict], out, poll_s: float = 5.0) -> list[dict]:
+    """Block until the jobs end (asking squeue, not submitit: its watcher polls sacct, which fails
+    and warns on every poll without accounting); return one status per run (its status.json)."""
+    ids = [str(job.job_id) for job in jobs]
+    while True:
+        states = slurm_states(ids)
+        if states is not None and not any(s in QUEUED_STATES or s in RUNNING_STATES for s in states.values()):
+            break
+        time.sleep(poll_s)
     return [local_outcome(run, out) for run in todo]
 
 
-def slurm_state(job_id: str) -> str | None:
-    """SLURM's state of a job (PENDING, RUNNING, COMPLETED, TIMEOUT, ...); None when sacct can't tell."""
-    if shutil.which("sacct") is None:
+def _ask(cmd: list[str]) -> subprocess.CompletedProcess | None:
+    if shutil.which(cmd[0]) is None:
         return None
     try:
-        proc = subprocess.run(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "State"],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
-    states = [ln.split()[0] for ln in proc.stdout.splitlines() if ln.strip()]
-    return states[-1] if proc.returncode == 0 and states else None
+
+
+def _table(text: str) -> dict[str, str]:
+    """``id|STATE`` lines -> {id: STATE} (sacct's "CANCELLED by 0" -> CANCELLED)."""
+    rows = (ln.split("|", 1) for ln in text.splitlines() if "|" in ln)
+    return {jid.strip(): state.split()[0] for jid, state in rows if state.strip()}
+
+
+def slurm_states(job_ids: list[str]) -> dict[str, str] | None:
+    """SLURM's state of each job (``4242_1`` for a task of an array): PENDING, RUNNING, COMPLETED, ...
+
+    squeue first (``-t all`` lists jobs that ended in the last few minutes too), then sacct for the
+    ones squeue no longer lists; :data:`ENDED` for a job neither can tell about (no accounting).
+    None when squeue cannot be asked (not installed, or the controller does not answer).
+    """
+    ids = [str(j) for j in job_ids]
+    proc = _ask(["squeue", "-h", "-r", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T"])
+    if proc is None or (proc.returncode != 0 and "Invalid job id" not in proc.stderr):
+        return None
+    states = {jid: state for jid, state in _table(proc.stdout).items() if jid in ids}
+    gone = [j for j in ids if j not in states]
+    if gone:
+        acct = _ask(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(gone)])
+        found = _table(acct.stdout) if acct is not None and acct.returncode == 0 else {}
+        states.update({j: found.get(j, ENDED) for j in gone})
+    return states
+
+
+def slurm_state(job_id: str) -> str | None:
+    """SLURM's state of one job (see :func:`slurm_states`), :data:`ENDED`, or None (cannot ask)."""
+    states = slurm_states([job_id])
+    return None if states is None else states[str(job_id)]
 
 
 def _alive(pid: int) -> bool:
@@ -197,7 +229,10 @@ def job_state(run_dir: Path) -> tuple[str, str]:
     if job is not None and status is None and job.get("executor") == "slurm":
         state = slurm_state(job["job_id"])
         if state is None:
-            return "submitted", f"slurm job {job['job_id']} (sacct cannot tell its state here)"
+            return "submitted", f"slurm job {job['job_id']} (squeue cannot tell its state here)"
+        if state == ENDED:
+            return "failed", (f"slurm job {job['job_id']} ended without a status (no longer queued; without "
+                              f"accounting sacct cannot say why): {last_line(run_dir / 'job.err') or 'see job.err'}")
         if state in QUEUED_STATES or state in RUNNING_STATES:
             return ("queued" if state in QUEUED_STATES else "running"), f"slurm job {job['job_id']}: {state}"
         return "failed", f"slurm job {job['job_id']} ended {state}: {last_line(run_dir / 'job.err') or 'see job.err'}"

@@ -127,14 +127,17 @@ class NotebookJob(Checkpointable):
         self._proc = proc
 
     def checkpoint(self, *args, **kwargs):
-        """Stop papermill (the last checkpoint.pt is on disk, written atomically); requeue the run."""
+        """Stop papermill (its kernel follows it; the last checkpoint.pt is on disk, written
+        atomically) and requeue the same run.
+
+        It does not wait for papermill to exit: submitit calls this from its signal handler, which
+        has interrupted :func:`execute`'s ``proc.wait()``, and that wait holds the process's wait
+        lock, so a wait here could only time out (it held the requeue back by its whole timeout).
+        SLURM ends the job's processes before the requeued job starts.
+        """
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
+        if proc is not None:
             proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         return DelayedSubmission(NotebookJob(), *args, **kwargs)
 
 

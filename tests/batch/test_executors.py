@@ -111,11 +111,12 @@ def test_next_batch_reruns_failures_and_changed_runs_only(local, tiny_notebook):
 
 @pytest.fixture
 def fake_slurm(tmp_path, monkeypatch):
-    """sbatch, srun and sacct stand-ins on PATH: sbatch records its script and answers a job id."""
+    """sbatch, srun, squeue and sacct stand-ins on PATH: sbatch records its script and answers a job
+    id; squeue lists task 0 as running, sacct (accounting) knows task 1 as pending."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     scripts = {"sbatch": f'cp "$1" {bin_dir}/job_$(date +%s%N).sh\necho "Submitted batch job 4242"',
-               "srun": "exit 0", "sacct": "echo PENDING"}
+               "srun": "exit 0", "squeue": "echo '4242_0|RUNNING'", "sacct": "echo '4242_1|PENDING'"}
     for name, body in scripts.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
@@ -125,13 +126,13 @@ def fake_slurm(tmp_path, monkeypatch):
 
 def test_slurm_submits_one_array_with_the_grids_options(tmp_path, fake_slurm):
     grid = write_grid(tmp_path / "g.yaml", {"unet": {}, "sse": {"gate": "sse"}, "bad": {"crop": 100}},
-                      slurm={"partition": "gpu", "cpus_per_task": 4, "mem_gb": 16, "timeout_min": 90})
+                      slurm={"partition": "gpu", "cpus_per_task": 4, "mem_gb": 16, "timeout_min": 90, "signal_delay_s": 120})
     result = run_batch(grid, tmp_path / "out", executor="slurm", slurm={"partition": "big", "timeout_min": None}, **quiet)
     assert result["submitted"] == ["unet_s0", "sse_s0"] and [f["name"] for f in result["failed"]] == ["bad_s0"]
     (script,) = fake_slurm.glob("job_*.sh")  # one sbatch call: one job array
     text = script.read_text()
     for flag in ("--array=0-1%2", "--partition=big", "--gpus-per-node=1", "--cpus-per-task=4", "--mem=16GB", "--time=90",
-                 "--job-name=attnlib-g", "--ntasks-per-node=1"):
+                 "--job-name=attnlib-g", "--ntasks-per-node=1", "--signal=USR2@120"):
         assert f"#SBATCH {flag}" in text, flag
     for i, name in enumerate(result["submitted"]):
         job = json.loads((tmp_path / f"out/{name}/job.json").read_text())
@@ -140,10 +141,14 @@ def test_slurm_submits_one_array_with_the_grids_options(tmp_path, fake_slurm):
         params = yaml.safe_load((tmp_path / f"out/{name}/params.yaml").read_text())
         assert params["out_dir"] == str((tmp_path / f"out/{name}").resolve())
     states = {s["name"]: s["state"] for s in batch_status(grid, tmp_path / "out")}
-    assert states == {"unet_s0": "queued", "sse_s0": "queued", "bad_s0": "invalid"}  # sacct says PENDING
+    assert states == {"unet_s0": "running", "sse_s0": "queued", "bad_s0": "invalid"}  # squeue, then sacct
     again = run_batch(grid, tmp_path / "out", executor="slurm", **quiet)
     assert again["submitted"] == [] and sorted(again["waiting"]) == ["sse_s0", "unet_s0"]  # not submitted twice
-    (fake_slurm / "sacct").unlink()
+    (fake_slurm / "sacct").write_text("#!/bin/sh\necho 'Slurm accounting storage is disabled' >&2\nexit 1\n")
+    states = {s["name"]: (s["state"], s["detail"]) for s in batch_status(grid, tmp_path / "out")}
+    assert states["unet_s0"] == ("running", "slurm job 4242_0: RUNNING")
+    assert states["sse_s0"][0] == "failed" and "ended without a status" in states["sse_s0"][1]  # squeue lost it
+    (fake_slurm / "squeue").write_text("#!/bin/sh\necho 'Unable to contact slurm controller' >&2\nexit 1\n")
     assert {s["state"] for s in batch_status(grid, tmp_path / "out")} == {"submitted", "invalid"}
 
 
@@ -158,7 +163,7 @@ def test_an_array_task_runs_its_run_on_the_node(tmp_path, fake_slurm, tiny_noteb
     subprocess.run([sys.executable, "-m", "submitit.core._submit", str(tmp_path / "out/.submitit")], env=node,
                    check=True, capture_output=True, timeout=300)
     states = {s["name"]: s["state"] for s in batch_status(grid, tmp_path / "out")}
-    assert states == {"a_s0": "queued", "b_s0": "complete"}
+    assert states == {"a_s0": "running", "b_s0": "complete"}  # the fake squeue lists task 0 as running
     assert json.loads((tmp_path / "out/b_s0/status.json").read_text())["ok"]
 
 
@@ -189,7 +194,7 @@ def test_checkpoint_stops_the_notebook_and_requeues_the_same_run():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     job._started(proc)
     delayed = job.checkpoint({"name": "a_s0"}, "out", "nb.ipynb")
-    assert proc.poll() is not None  # stopped: the next attempt resumes from checkpoint.pt
+    assert proc.wait(timeout=10) == -15  # stopped: the next attempt resumes from checkpoint.pt
     assert isinstance(delayed.function, NotebookJob) and delayed.args == ({"name": "a_s0"}, "out", "nb.ipynb")
     pickle.dumps(delayed.function)  # submitit pickles it for the requeued job
 
