@@ -232,7 +232,8 @@ def write_csv(graded: list[Graded], path) -> int:
 
 
 def summary_lines(graded: list[Graded]) -> list[str]:
-    """One line per student: how many exercises are correct, wrong, ..., and what stopped early."""
+    """One line per student (how many exercises are correct, wrong, ...), each followed by an
+    indented line per notebook of theirs that stopped early."""
     by_student: dict[str, list[Graded]] = {}
     for g in graded:
         by_student.setdefault(g.student, []).append(g)
@@ -241,9 +242,8 @@ def summary_lines(graded: list[Graded]) -> list[str]:
         rows = [r for g in items for r in g.rows]
         counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
         seconds = sum(g.seconds for g in items)
-        line = (f"{student}: {counts['correct']}/{len(rows)} correct, {counts['wrong']} wrong, "
-                f"{counts['not attempted']} not attempted, {counts['not reached']} not reached "
-                f"({len(items)} notebook{'s' if len(items) > 1 else ''}, {seconds:.0f} s)")
-        notes = [f"{Path(g.notebook).name} {g.stopped}" for g in items if g.stopped]
-        lines.append(line + "".join(f"; {n}" for n in notes))
+        lines.append(f"{student}: {counts['correct']}/{len(rows)} correct, {counts['wrong']} wrong, "
+                     f"{counts['not attempted']} not attempted, {counts['not reached']} not reached "
+                     f"({seconds:.0f} s)")
+        lines += [f"  {Path(g.notebook).name} {g.stopped}" for g in items if g.stopped]
     return lines

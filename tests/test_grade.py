@@ -120,7 +120,7 @@ def test_a_wrong_answer_is_wrong_with_the_checks_hint(graded):
 
 def test_the_command_prints_one_summary_line_per_student(graded):
     _, lines = graded
-    assert lines[0].startswith("alice: 0/3 correct, 0 wrong, 3 not attempted, 0 not reached (1 notebook, ")
+    assert lines[0].startswith("alice: 0/3 correct, 0 wrong, 3 not attempted, 0 not reached (")
     assert lines[1].startswith("bob: 3/3 correct, 0 wrong, 0 not attempted, 0 not reached")
     assert lines[2].startswith("carol: 2/3 correct, 1 wrong, 0 not attempted, 0 not reached")
     assert lines[3].startswith("9 rows (one per student and exercise) in ")
@@ -142,7 +142,8 @@ def test_a_hanging_a_dying_and_an_unreadable_notebook_are_rows(tmp_path):
     assert results[0].seconds < 60  # stopped, not left to hang
     lines = grade.summary_lines(results)
     assert lines[0].startswith("dave: 0/3 correct, 0 wrong, 0 not attempted, 3 not reached")
-    assert lines[0].endswith(f"{CHAPTER}.ipynb ran out of its 3 s in cell 1")
+    assert lines[1] == f"  {CHAPTER}.ipynb ran out of its 3 s in cell 1"  # why, under the student
+    assert lines[2].startswith("erin: ") and lines[3].startswith(f"  {CHAPTER}.ipynb lost its kernel")
 
 
 def _cell(source, outputs):
