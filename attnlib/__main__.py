@@ -34,6 +34,20 @@ def _parse_value(key: str, text: str):
     return yaml.safe_load(text)
 
 
+def _show_fast_path() -> None:
+    """Print the fast-path decision (attnlib.probe logs it) in one line when it is made."""
+    import logging
+
+    logger = logging.getLogger("attnlib.probe")
+    for old in [h for h in logger.handlers if getattr(h, "attnlib_cli", False)]:
+        logger.removeHandler(old)  # an earlier call's, bound to an earlier sys.stdout
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.attnlib_cli = True
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _train(args) -> int:
     import json
 
@@ -58,17 +72,22 @@ def _train(args) -> int:
     print(profile_reason(args.profile))
     print(f"profile {resolve_profile(args.profile)!r} changed: {changes}")
     print(f"effective config: {json.dumps(config.to_dict())}")
+    _show_fast_path()
     try:
         run = fit(config, profile=resolve_profile(args.profile), profile_changes=changes)
     except (DataError, ValueError) as err:  # a missing data folder, a run folder that is another run
         print(f"error: {err}", file=sys.stderr)
         return 2
+    moved = run.record.get("registration")
+    if moved:
+        first, last = moved["slices"][0], moved["slices"][-1]
+        print(f"register={moved['mode']}: images moved by (dy, dx) = ({moved['shift'][0]:+.2f}, "
+              f"{moved['shift'][1]:+.2f}) px, the offset measured on slices {first}-{last}")
     for protocol, s in run.summary.items():
         m = s["test"]
         print(f"{protocol:>15}: epoch {s['epoch']}, mIoU {m['mean_iou']:.4f}, pixel acc {m['pixel_accuracy']:.4f}, "
               f"isbi V_rand {m['isbi_vrand']:.4f}  [{s['rule']}]")
     env = run.record["environment"]
-    print(f"fast path: {run.record['fast_path']['why']}")
     print(f"wall {env['wall_seconds']:.1f} s, {env['end_to_end_images_per_s']:.1f} images/s end to end, "
           f"record: {run.path}")
     return 0

@@ -54,10 +54,10 @@ class Config:
     eval_interval: int = 1  # evaluate on the held-out slices every N epochs (and at the end)
     checkpoint_every: int = 10  # write the checkpoint every N epochs (and at the end)
     resume: bool = True  # continue from out_dir/checkpoint.pt when it exists
-    amp: str = "auto"  # mixed precision: auto (bf16 on CUDA and where a CPU runs it faster) | bf16 | off
+    amp: str = "auto"  # mixed precision: auto (measured on a CPU, by capability on CUDA) | bf16 | fp16 | off
     channels_last: Optional[bool] = None  # NHWC memory format; None = auto (where it measures faster)
     compile: bool = False  # torch.compile the model
-    deterministic: bool = False  # deterministic algorithms: bit-exact resume on CPU, in fp32 or bf16 (the dtype is unchanged)
+    deterministic: bool = False  # deterministic algorithms: bit-exact resume on CPU; amp=auto is then not measured (fp32)
     num_workers: int = 0  # DataLoader worker processes
     device: str = "auto"  # auto (cuda, else mps, else cpu) | cpu | cuda | cuda:1 ...
     out_dir: str = ""  # run folder (run.json, checkpoint.pt); "" = runs/<model>-<gate>-s<seed>-<config hash>
@@ -181,7 +181,7 @@ PROFILES: dict[str, dict] = {
     # The paper (Sec. 4.3 and its code): the defaults. On CUDA the fast path adds channels_last,
     # torch.compile and worker processes (bf16 comes from amp="auto"); see profile_overrides().
     "paper": {},
-    # A laptop CPU, 2 cores, minutes per UNet run (bf16 where the CPU has AMX): narrow widths and
+    # A laptop CPU, 2 cores, minutes per UNet run (bf16 where it measures faster): narrow widths and
     # random crops. Chosen on validation only (fold 4; experiments/laptop_selection.md): 48
     # epochs beat 24 on both seeds; it changes scale only, never model, gate, loss or augmentation.
     "laptop": dict(widths=[16, 32, 64, 128, 256], crop=128, batch_size=8, samples_per_epoch=200,

@@ -29,7 +29,7 @@ AUGMENTATIONS = ("paper", "none", "elastic", "upright", "photometric", "geometri
 REGISTRATIONS = ("none", "offset", "opposite")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
-AMPS = ("auto", "bf16", "off")
+AMPS = ("auto", "bf16", "fp16", "off")  # fp16: with a gradient scaler (GPUs without bf16)
 
 
 def check_choice(kind: str, value, allowed) -> None:
