@@ -16,6 +16,7 @@ theirs in their own docstrings):
     builder       Config -> model, loss, optimizer
     train         fit() in named steps
     epoch         one training step and one pass over the loader, on the run's fast path
+    ema           the weights' exponential moving average (Config.ema), what a run scores
     records       what a run records (run.json): progress, environment
     checkpoints   atomic files, resume, exported weights, load_run
     fastpath      the dtype and memory format a run computes in (bf16, channels_last, compile)

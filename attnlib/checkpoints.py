@@ -18,6 +18,7 @@ import torch
 from attnlib import fastpath
 from attnlib.builder import build_model_for  # the same construction as training
 from attnlib.config import Config, config_mismatch
+from attnlib.ema import averaged_weights
 
 CHECKPOINT, RECORD, WEIGHTS = "checkpoint.pt", "run.json", "model.pt"
 
@@ -98,7 +99,8 @@ def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     rec = json.loads((out / RECORD).read_text())
     model = build_model_for(Config(**rec["config"]))
     if (out / CHECKPOINT).exists():
-        state = load_checkpoint(out / CHECKPOINT)["model"]
+        saved = load_checkpoint(out / CHECKPOINT)
+        state = averaged_weights(saved["ema"]) if saved.get("ema") else saved["model"]  # what was scored
     elif (out / WEIGHTS).exists():
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_checkpoint(out / WEIGHTS).items()}
     else:

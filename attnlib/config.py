@@ -47,6 +47,7 @@ class Config:
     lr: float = 1e-3  # learning rate (paper: 1e-3)
     schedule: str = "constant"  # learning-rate schedule: constant (paper) | cosine (decays to 0 at the last epoch)
     weight_decay: float = 0.0  # L2 weight decay
+    ema: float = 0.0  # decay of an exponential moving average of the weights, evaluated (e.g. 0.999); 0 = off
     crop: int = 0  # random square crop side for training, multiple of 16; 0 = whole 512x512 slices
     samples_per_epoch: int = 0  # training items per epoch; 0 = one pass over the training slices
     seed: int = 0  # seeds weights, shuffling, crops and augmentation
@@ -105,6 +106,9 @@ def check_values(cfg: Config) -> None:
     for name in ("epochs", "eval_interval", "checkpoint_every"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name}={getattr(cfg, name)} must be >= 1.")
+    if not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema={cfg.ema}: the decay of the weights' moving average must be in [0, 1), "
+                         f"e.g. 0.999 (0 = off).")
     if len(cfg.widths) != 5:
         raise ValueError(f"widths={cfg.widths}: give 5 channel counts, one per level, e.g. [16, 32, 64, 128, 256].")
 
@@ -117,7 +121,7 @@ RESUMABLE = frozenset({"resume", "out_dir", "checkpoint_every", "num_workers", "
 # Fields added after records were made, with the value every earlier run had: a record without
 # the field is read as having it (so results/laptop keeps matching its grid), and a config at
 # that value keeps the folder name it had before the field existed.
-LATER_FIELDS = {"register": "none"}
+LATER_FIELDS = {"register": "none", "ema": 0.0}
 _UNSET = object()
 
 

@@ -49,8 +49,10 @@ def warn_if_slow(config, device: torch.device, step_seconds: float, steps_per_ep
                       stacklevel=3)
 
 
-def train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None, scaler=None) -> float:
-    """One pass over the loader (the model in train mode); returns the mean training loss."""
+def train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None, scaler=None,
+                after_step=None) -> float:
+    """One pass over the loader (the model in train mode); returns the mean training loss.
+    ``after_step()`` runs after every optimizer step (the weights' moving average)."""
     memory_format = torch.channels_last if fast["channels_last"] else torch.contiguous_format
     total, seen = torch.zeros((), device=device), 0
     for i, (x, y) in enumerate(loader):
@@ -58,6 +60,8 @@ def train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None, sc
         x = x.to(device, non_blocking=True, memory_format=memory_format)  # (B, 1, H, W)
         y = y.to(device, non_blocking=True)  # (B, H, W)
         loss = train_step(forward, x, y, opt, loss_fn, fast["amp"], scaler)
+        if after_step is not None:
+            after_step()
         total += loss.detach() * len(x)
         seen += len(x)
         if warn is not None and i == 1:  # the second step: kernels are built by now

@@ -37,6 +37,7 @@ from attnlib import fastpath, probe
 from attnlib.builder import build
 from attnlib.checkpoints import CHECKPOINT, RECORD, resume_state, save_atomic, write_json_atomic
 from attnlib.config import Config
+from attnlib.ema import make_ema
 from attnlib.epoch import make_scaler, train_epoch, warn_if_slow
 from attnlib.inference import predict, resolve_device
 from attnlib.protocols import THRESHOLD_SLICES
@@ -92,6 +93,12 @@ class Training:
     progress: Progress
     forward: Callable  # the model, or its torch.compile'd forward
     scaler: object = None  # torch.amp.GradScaler on the fp16 path, else None
+    ema: object = None  # attnlib.ema's AveragedModel when config.ema, else None
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """What is scored and returned: the weights' moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 # --- before the first epoch ---------------------------------------------------------------
@@ -153,7 +160,8 @@ def train_one_epoch(t: Training, epoch: int) -> float:
     t.model.train()
     first = epoch == t.progress.start  # warn once, from this process's first epoch
     warn = (lambda s: warn_if_slow(t.config, t.device, s, len(t.data.loader))) if first else None
-    loss = train_epoch(t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn, t.scaler)
+    average = (lambda: t.ema.update_parameters(t.model)) if t.ema is not None else None
+    loss = train_epoch(t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn, t.scaler, average)
     t.progress.seconds["train"] += time.perf_counter() - t0
     t.progress.history["epoch"].append(epoch)
     t.progress.history["loss"].append(loss)
@@ -177,7 +185,7 @@ def evaluate_epoch(t: Training, epoch: int) -> None:
     """Evaluate on the held-out slices; append the evaluation, count its time."""
     t1 = time.perf_counter()
     d = t.data
-    t.progress.evals.append({"epoch": epoch, **held_out_metrics(t.model, d.images, d.labels, d.split, t.fast["amp"])})
+    t.progress.evals.append({"epoch": epoch, **held_out_metrics(t.evaluated, d.images, d.labels, d.split, t.fast["amp"])})
     t.progress.seconds["eval"] += time.perf_counter() - t1
 
 
@@ -187,6 +195,7 @@ def save_checkpoint(t: Training, epoch: int) -> None:
     p = t.progress
     p.seconds["wall"] = p.wall()
     scaler = {"scaler": t.scaler.state_dict()} if t.scaler is not None else {}
+    scaler |= {"ema": t.ema.state_dict()} if t.ema is not None else {}
     save_atomic({"model": t.model.state_dict(), "optimizer": t.opt.state_dict(), "epoch": epoch,
                  "history": p.history, "evals": p.evals, "seconds": p.seconds, "config": t.config.to_dict(),
                  "fast_path": t.fast, **scaler}, t.out / CHECKPOINT)
@@ -215,11 +224,11 @@ def finish(t: Training) -> Run:
     """The honest ISBI threshold's curve, then the complete record, written to ``run.json``."""
     t1 = time.perf_counter()
     d = t.data
-    curve = threshold_curve(t.model, d.images, d.labels, d.split, t.fast["amp"])
+    curve = threshold_curve(t.evaluated, d.images, d.labels, d.split, t.fast["amp"])
     t.progress.seconds["eval"] += time.perf_counter() - t1
     final = record(t, complete=True, threshold_curve=curve)
     write_json_atomic(final, t.out / RECORD)
-    return Run(record=final, model=t.model, path=t.out / RECORD)
+    return Run(record=final, model=t.evaluated, path=t.out / RECORD)
 
 
 def fit(config: Config, profile: str | None = None, profile_changes: dict | None = None, callback=None) -> Run:
@@ -244,8 +253,12 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
     fast = probe.fast_path(config, device, model, opt, loss_fn, config.epochs * len(data.loader),
                            recorded=(state or {}).get("fast_path"))
     model, scaler, progress = restore(model, opt, fast, state, wall0, device)
+    ema = make_ema(model, config.ema, (state or {}).get("ema"))
+    if ema is not None:
+        fastpath.remember(ema.module, fast)
     t = Training(config, profile, profile_changes, out, device, data, fastpath.remember(model, fast), loss_fn, opt,
-                 fast, progress, forward=fastpath.compiled_forward(model, fast, progress.notes), scaler=scaler)
+                 fast, progress, forward=fastpath.compiled_forward(model, fast, progress.notes), scaler=scaler,
+                 ema=ema)
     bar = tqdm(range(progress.start, config.epochs + 1), initial=progress.start - 1, total=config.epochs,
                desc=f"{config.model}+{config.gate}", disable=not progress_enabled(), dynamic_ncols=True)
     for epoch in bar:

@@ -84,6 +84,7 @@ optimizer: Optional[str] = None  # adam (the paper's code) | sgd (momentum 0.9)
 lr: Optional[float] = None  # learning rate (paper: 1e-3)
 schedule: Optional[str] = None  # constant (paper) | cosine (to 0 at the end)
 weight_decay: Optional[float] = None  # L2 weight decay (paper: 0)
+ema: Optional[float] = None  # weights' moving average, decay per step; 0: off
 crop: Optional[int] = None  # training crop, multiple of 16; 0: whole
 samples_per_epoch: Optional[int] = None  # crops per epoch; 0: one pass
 seed: Optional[int] = None  # seeds weights, shuffling, crops, augmentation
