@@ -14,6 +14,7 @@ import warnings
 import torch
 
 from attnlib.inference import autocast
+from attnlib.models.heads import per_head
 
 SLOW_WARNING_HOURS = 2.0  # warn when a CPU run's estimate exceeds this
 
@@ -27,7 +28,7 @@ def train_step(forward, x, y, opt, loss_fn, amp: str, scaler=None) -> torch.Tens
     """One optimizer step on the batch ``x`` (B, 1, H, W), ``y`` (B, H, W); returns the loss."""
     with autocast(x.device, amp):
         logits = forward(x)  # (B, 2, H, W), or 4 of them for UNet++ "heads"
-    logits = [o.float() for o in logits] if isinstance(logits, (list, tuple)) else logits.float()
+    logits = per_head(torch.Tensor.float, logits)  # the loss in fp32, head by head
     loss = loss_fn(logits, y)
     opt.zero_grad(set_to_none=True)
     if scaler is None:

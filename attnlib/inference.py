@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from attnlib.fastpath import inference_amp
+from attnlib.models.heads import mean_logits
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -30,6 +31,10 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
+# The 8 views of test-time augmentation, (k, flip): rotate k x 90 degrees in (H, W), then mirror
+# left-right if flip. predict averages them in this order; attnlib.tta takes them apart.
+VIEWS = [(k, flip) for k in range(4) for flip in (False, True)]
+
 
 def autocast(device: torch.device, amp: str):
     """Autocast for a decided ``amp``: ``"bf16"`` or ``"fp16"``; a no-op for ``"off"`` (and
@@ -37,11 +42,6 @@ def autocast(device: torch.device, amp: str):
     if amp in AUTOCAST_DTYPES:
         return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[amp])
     return nullcontext()
-
-
-def _logits(model, x):
-    out = model(x)
-    return torch.stack(out).mean(0) if isinstance(out, (list, tuple)) else out  # UNet++ heads -> mean
 
 
 @torch.no_grad()
@@ -72,7 +72,7 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
     memory_format = torch.channels_last if channels_last else torch.contiguous_format  # follow the model
     was_training = model.training
     model.eval()
-    views = [(k, f) for k in range(4) for f in (False, True)] if tta else [(0, False)]
+    views = VIEWS if tta else VIEWS[:1]  # VIEWS[0] = (0, False): the plain view
     probs = []
     for batch in x.split(batch_size):
         batch = batch.to(param.device, memory_format=memory_format)  # (B, 1, H, W)
@@ -81,7 +81,7 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
             v = torch.rot90(batch, k, (2, 3))
             v = v.flip(3) if flip else v
             with autocast(param.device, amp):
-                p = _logits(model, v).float().softmax(1)[:, 1:]  # (B, 1, H, W)
+                p = mean_logits(model(v)).float().softmax(1)[:, 1:]  # (B, 1, H, W), UNet++ heads averaged
             p = p.flip(3) if flip else p
             acc += torch.rot90(p, -k, (2, 3))[:, 0]
         probs.append((acc / len(views)).cpu())

@@ -37,6 +37,7 @@ import inspect
 import torch
 import torch.nn.functional as F
 
+from attnlib.models.heads import as_heads
 from attnlib.names import loss_name
 
 TARGET_FIX = "ISBI PNG labels are 0/255: use (png > 0) as class 1 = cell, then .long()"
@@ -71,18 +72,17 @@ def check_logits_and_target(logits: torch.Tensor, target: torch.Tensor) -> None:
 def supports_heads(loss_fn):
     """Make ``loss_fn(logits, target, **kw)`` also accept a list of logits (one per head).
 
-    For a list (or tuple) the result is the mean of the per-head losses: UNet++ deep
-    supervision (Zhou et al. 2018). The paper (Sec. 3.1) says loss and prediction
-    are "averaged over these 4 feature maps"; averaging the logits before one loss
-    is the other reading. Each head is checked on its own.
+    For a list (or tuple; :func:`attnlib.models.heads.as_heads`) the result is the mean of the
+    per-head losses: UNet++ deep supervision (Zhou et al. 2018). The paper (Sec. 3.1) says
+    loss and prediction are "averaged over these 4 feature maps"; averaging the logits before
+    one loss is the other reading. Each head is checked on its own.
     """
     @functools.wraps(loss_fn)
     def wrapper(logits, target, **kwargs):
-        if isinstance(logits, (list, tuple)):
-            if len(logits) == 0:
-                raise ValueError("got an empty list of logits; pass at least one head")
-            return torch.stack([loss_fn(head, target, **kwargs) for head in logits]).mean()
-        return loss_fn(logits, target, **kwargs)
+        heads = as_heads(logits)  # [(B, C, H, W)], or one per head
+        if len(heads) == 1:
+            return loss_fn(heads[0], target, **kwargs)
+        return torch.stack([loss_fn(head, target, **kwargs) for head in heads]).mean()
     return wrapper
 
 

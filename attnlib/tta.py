@@ -18,10 +18,8 @@ from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from attnlib.data import ISBIDataset
-from attnlib.inference import predict
+from attnlib.inference import VIEWS, predict
 from attnlib.quality import membrane_fraction, scores_at
-
-VIEWS = [(k, flip) for k in range(4) for flip in (False, True)]  # predict's order
 
 
 def apply_view(x, k: int, flip: bool) -> np.ndarray:
@@ -51,7 +49,7 @@ def view_probs(model, images, amp: str = "auto", batch_size: int = 2):
         model: logits ``(B, 2, H, W)``; images: uint8 ``(N, H, W)``.
         amp: as :func:`attnlib.inference.predict`.
     Returns:
-        float32 ``(8, N, H, W)`` in the order of :data:`VIEWS`; its mean over
+        float32 ``(8, N, H, W)`` in the order of :data:`attnlib.inference.VIEWS`; its mean over
         the first axis is ``predict(model, images, tta=True)``.
     """
     out = []

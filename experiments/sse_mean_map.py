@@ -32,14 +32,16 @@ from attnlib.protocols import THRESHOLD_SLICES, at_threshold, best_threshold
 
 
 def gate_means(model, images) -> dict[str, float]:
-    """Mean of each sSE gate's map over ``images`` (one forward per slice)."""
-    sums: dict[str, list[float]] = {}
-    gates = {name: m for name, m in model.named_modules() if isinstance(m, SSEGate)}
+    """Mean of each sSE gate's map over ``images`` (one forward per slice), keyed by the gate's
+    module name (``gates.0``, ``nodes.x_0_1.gates.0``, as :func:`constant_maps` takes them)."""
+    skip_of = {id(gate): skip for skip, gate in model.gated_skips()}  # module -> "skip0" / "x_i_k->x_i_j"
+    gates = {name: skip_of[id(m)] for name, m in model.named_modules() if isinstance(m, SSEGate)}
+    sums: dict[str, list[float]] = {name: [] for name in gates}
     with torch.no_grad():
         for img in images:
-            model(torch.as_tensor(img).float().div(255)[None, None])  # (1, 1, H, W)
-            for name, gate in gates.items():
-                sums.setdefault(name, []).append(float(gate.last_alpha.mean()))
+            maps = model.inspect(torch.as_tensor(img).float().div(255)[None, None]).attention  # (1, 1, H, W) in
+            for name, skip in gates.items():
+                sums[name].append(float(maps[skip].mean()))  # alpha (1, 1, H/2^i, W/2^i)
     return {name: float(np.mean(v)) for name, v in sums.items()}
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from attnlib import metrics, quality, tta
+from attnlib import inference, metrics, quality, tta
 from attnlib.inference import predict
 from attnlib.isbi_metrics import isbi_scores
 
@@ -140,6 +140,8 @@ def test_views_round_trip_and_match_predict():
         assert np.array_equal(tta.invert_view(v, k, flip), x)
         names.add(tta.view_name(k, flip))
     assert len(names) == 8 and "plain" in names
+    assert tta.VIEWS is inference.VIEWS and len(set(tta.VIEWS)) == 8  # defined once, in inference
+    assert tta.VIEWS[0] == (0, False)  # predict without TTA takes the plain view
 
 
 def pointwise_model():

@@ -12,7 +12,7 @@ def _wiring(depth: int = 4) -> dict[str, set[str]]:
     hooks = [node.register_forward_hook(lambda mod, args, out, name=name: seen.__setitem__(name, args))
              for name, node in model.nodes.items()]
     with torch.no_grad():
-        _, feats = model(torch.zeros(1, 1, 2**depth, 2**depth), return_features=True)
+        feats = model.inspect(torch.zeros(1, 1, 2**depth, 2**depth)).features  # {"x_i_j": tensor}
     for h in hooks:
         h.remove()
     name_of = {id(t): n for n, t in feats.items()}

@@ -11,7 +11,11 @@ module          idea                       reference
                 NestedNode (decoder cell)  Zhou et al. 2018
 ``attention``   sSE gate, additive gate    Roy et al. 2018; Oktay et al. 2018
 ``base``        EncoderDecoder: what the   (course structure)
-                two networks share
+                two networks share;
+                inspect() -> Inspection
+``heads``       one head or a list of      Zhou et al. 2018 (deep
+                them: as_heads,            supervision)
+                mean_logits, per_head
 ``unet``        UNet                       Ronneberger et al. 2015
 ``unetpp``      UNet++ (x_i_j nodes)       Zhou et al. 2018
 ``describe``    params, shapes, FLOPs      (course tool)
@@ -31,6 +35,8 @@ Typical use::
     from attnlib.models import build_model, describe
     model = build_model("unetpp", gate="sse")
     print(describe(model))
+    logits = model(x)           # (B, 2, H, W): forward returns the logits and nothing else
+    seen = model.inspect(x)     # seen.features["x_0_4"], seen.attention["x_0_0->x_0_1"]
 """
 from __future__ import annotations
 
@@ -41,9 +47,10 @@ from torch import nn
 from attnlib.names import DEEP_SUPERVISION, PAPER_WIDTHS, check_choice, model_name
 
 from .attention import AdditiveGate, NoGate, SSEGate, make_gate
-from .base import EncoderDecoder
+from .base import EncoderDecoder, Inspection
 from .blocks import DoubleConv, Down, NestedNode, Up
 from .describe import BlockRow, ModelSummary, describe, format_describe
+from .heads import Logits, as_heads, mean_logits, per_head
 from .unet import UNet
 from .unetpp import UNetPlusPlus
 
@@ -51,6 +58,11 @@ __all__ = [
     "PAPER_WIDTHS",
     "build_model",
     "EncoderDecoder",
+    "Inspection",
+    "Logits",
+    "as_heads",
+    "mean_logits",
+    "per_head",
     "UNet",
     "UNetPlusPlus",
     "SSEGate",

@@ -7,16 +7,18 @@ the same in both, as segmentation_models_pytorch's ``SegmentationModel`` does fo
 
 * the settings (``in_channels``, ``num_classes``, ``widths``, ``gate``, ``depth``), checked;
 * ``encoder_blocks()``: enc_0 = DoubleConv(in, C_0), enc_i = Down(C_{i-1}, C_i);
-* ``forward``: the input check, then the subclass's ``_forward``, and the
-  ``return_features``/``return_attention`` extras;
+* ``forward(x)``: the input check, then the subclass's ``_forward``; it returns the logits and
+  nothing else, of one type per model (``returns_heads`` says which, :mod:`~attnlib.models.heads`);
+* ``inspect(x)``: the same pass, returned with everything it made, as an :class:`Inspection`
+  tied to its input (the logits, every intermediate tensor, this pass's attention maps);
 * ``attention_maps()`` from the subclass's ``gated_skips()``, and ``extra_repr``.
 
-A subclass builds its modules and defines ``_forward(x) -> (output, features)``,
+A subclass builds its modules and defines ``_forward(x) -> (logits, features)``,
 ``gated_skips()`` and ``named_blocks()``.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -24,6 +26,27 @@ from torch import nn
 from attnlib.names import gate_kind
 
 from .blocks import DoubleConv, Down
+from .heads import Logits
+
+
+class Inspection(NamedTuple):
+    """One forward pass and what it made, from :meth:`EncoderDecoder.inspect`.
+
+    Attributes:
+        x: the input of the pass, ``(B, C_in, H, W)``.
+        logits: what ``forward(x)`` returns: ``(B, K, H, W)``, or L of them for UNet++ with
+            ``deep_supervision="heads"``.
+        features: every intermediate tensor by name, UNet ``"enc0".."enc4"``, ``"dec3".."dec0"``
+            (``(B, widths[i], H/2^i, W/2^i)`` at level i), UNet++ ``"x_i_j"`` (level i).
+        attention: this pass's attention map of every gated skip (names as
+            :meth:`EncoderDecoder.gated_skips`), each detached ``(B, 1, H/2^i, W/2^i)`` in
+            (0, 1); empty for ``gate=None``.
+    """
+
+    x: torch.Tensor
+    logits: Logits
+    features: dict[str, torch.Tensor]
+    attention: dict[str, torch.Tensor]
 
 
 def check_input(x: torch.Tensor, in_channels: int, depth: int) -> None:
@@ -97,27 +120,39 @@ class EncoderDecoder(nn.Module):
             out.append(x)
         return out
 
-    def forward(self, x: torch.Tensor, return_features: bool = False, return_attention: bool = False):
+    @property
+    def returns_heads(self) -> bool:
+        """True if ``forward`` returns a list of heads' logits, False if one tensor (always)."""
+        return False
+
+    def forward(self, x: torch.Tensor) -> Logits:
         """Args:
             x: image batch ``(B, in_channels, H, W)`` with H, W multiples of ``2**depth``.
-            return_features: also return the dict of every intermediate tensor (UNet:
-                ``"enc0".."enc4"``, ``"dec3".."dec0"``; UNet++: ``"x_i_j"``), for inspection.
-            return_attention: also return this pass's attention maps (as
-                :meth:`attention_maps`), tied to this very ``x``.
 
         Returns:
-            the output (see the class); with either flag a tuple ``(output, features)``,
-            ``(output, maps)`` or ``(output, features, maps)``.
+            the logits ``(B, num_classes, H, W)``; a list of them if :attr:`returns_heads`.
 
         Raises:
             ValueError: wrong channel count or H, W not multiples of ``2**depth``.
         """
         check_input(x, self.in_channels, self.depth)
-        out, features = self._forward(x)
-        extras = ([features] if return_features else []) + ([self.attention_maps()] if return_attention else [])
-        return (out, *extras) if extras else out
+        return self._forward(x)[0]
 
-    def _forward(self, x: torch.Tensor) -> tuple[object, dict[str, torch.Tensor]]:
+    def inspect(self, x: torch.Tensor) -> Inspection:
+        """One forward pass of ``x`` with its features and attention maps (:class:`Inspection`).
+
+        The maps belong to this very ``x``, however many passes follow. Gradients flow as in
+        ``forward`` (wrap the call in ``torch.no_grad()`` to keep no graph); the features are
+        the tensors of the pass, not copies.
+
+        Raises:
+            ValueError: as :meth:`forward`.
+        """
+        check_input(x, self.in_channels, self.depth)
+        logits, features = self._forward(x)
+        return Inspection(x, logits, features, self.attention_maps())
+
+    def _forward(self, x: torch.Tensor) -> tuple[Logits, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
     def gated_skips(self) -> Iterator[tuple[str, nn.Module]]:
@@ -129,7 +164,7 @@ class EncoderDecoder(nn.Module):
 
         Only the *last* pass: after ``predict(tta=True)`` or a batched prediction the maps
         belong to the last view or batch. For maps tied to an input use
-        ``model(x, return_attention=True)``.
+        ``model.inspect(x).attention``.
 
         Returns:
             ``{name: alpha}`` (names from :meth:`gated_skips`), each alpha detached,

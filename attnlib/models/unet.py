@@ -51,8 +51,9 @@ class UNet(EncoderDecoder):
         gate: ``None`` (plain skips), ``"sse"`` (the paper's attention forward
             passing) or ``"additive"`` (Oktay et al. 2018 attention gate).
 
-    ``forward(x)`` returns the logits ``(B, num_classes, H, W)``; its features are
-    ``"enc0".."enc4"`` and ``"dec3".."dec0"``, its attention maps ``"skip3".."skip0"``.
+    ``forward(x)`` returns the logits ``(B, num_classes, H, W)``, always a tensor;
+    ``inspect(x)`` returns them with the features ``"enc0".."enc4"``, ``"dec3".."dec0"`` and
+    the attention maps ``"skip3".."skip0"`` of that pass.
 
     Example::
 

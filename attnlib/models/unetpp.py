@@ -35,6 +35,7 @@ from attnlib.names import DEEP_SUPERVISION, PAPER_WIDTHS, check_choice
 
 from .base import EncoderDecoder
 from .blocks import NestedNode
+from .heads import mean_logits
 
 
 class UNetPlusPlus(EncoderDecoder):
@@ -57,9 +58,11 @@ class UNetPlusPlus(EncoderDecoder):
             paper's code trains and predicts; ``"heads"`` returns the list of the
             heads' logits on x_0_1, ..., x_0_4 (for a loss per head).
 
-    ``forward(x)`` returns, for ``"mean"``, the logits ``(B, num_classes, H, W)``; for
-    ``"heads"`` a list of L of them; its features are ``{"x_i_j": tensor}`` for every node,
-    its attention maps ``"x_i_k->x_i_j"`` (the map that gated skip x_i_k into node x_i_j).
+    ``forward(x)`` returns, for ``"mean"``, the logits ``(B, num_classes, H, W)``, always a
+    tensor; for ``"heads"`` always the list of the L heads' logits (``returns_heads`` is True;
+    :mod:`~attnlib.models.heads` handles both). ``inspect(x)`` returns them with the features
+    ``{"x_i_j": tensor}`` of every node and the attention maps ``"x_i_k->x_i_j"`` (the map
+    that gated skip x_i_k into node x_i_j) of that pass.
 
     Example::
 
@@ -93,9 +96,14 @@ class UNetPlusPlus(EncoderDecoder):
                 feats[f"x_{i}_{j}"] = self.nodes[f"x_{i}_{j}"](below, skips)  # (B, widths[i], H/2^i, W/2^i)
         # One logit map per top node x_0_1 .. x_0_L.
         heads = [head(feats[f"x_0_{j + 1}"]) for j, head in enumerate(self.heads)]  # L x (B, K, H, W)
-        if self.deep_supervision == "heads":
+        if self.returns_heads:
             return heads, feats
-        return torch.stack(heads, dim=0).mean(dim=0), feats  # (B, K, H, W), K = num_classes
+        return mean_logits(heads), feats  # (B, K, H, W), K = num_classes
+
+    @property
+    def returns_heads(self) -> bool:
+        """True for ``deep_supervision="heads"``: ``forward`` returns the list of the heads."""
+        return self.deep_supervision == "heads"
 
     def gated_skips(self):
         """``("x_i_k->x_i_j", gate)`` for every skip x_i_k of every node x_i_j, node by node."""

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from attnlib.models import (
     PAPER_WIDTHS,
     AdditiveGate,
+    Inspection,
     SSEGate,
     UNet,
     UNetPlusPlus,
@@ -175,11 +176,68 @@ def test_heads_mean_equals_mean_mode(batch):
     torch.testing.assert_close(sum(heads) / 4, mean)
 
 
-def test_return_features(batch):
-    logits, feats = small_model("unet", None)(batch, return_features=True)
-    assert feats["enc4"].shape == (2, 64, 4, 4) and feats["dec0"].shape == (2, 4, 64, 64)
-    out, feats = small_model("unetpp", None)(batch, return_features=True)
-    assert len(feats) == 15 and feats["x_1_3"].shape == (2, 8, 32, 32)
+@pytest.mark.parametrize(("name", "gate"), VARIANTS, ids=IDS)
+@pytest.mark.parametrize("mode", ["mean", "heads"])
+def test_forward_returns_one_type_per_model_as_it_declares(name, gate, mode, batch):
+    model = small_model(name, gate, deep_supervision=mode)
+    heads = name == "unetpp" and mode == "heads"
+    assert model.returns_heads is heads
+    for x in (batch, batch[:1]):  # the same type whatever the batch, in train and eval mode
+        for out in (model.train()(x), model.eval()(x)):
+            if heads:
+                assert isinstance(out, list) and len(out) == 4
+                assert all(h.shape == (len(x), 2, 64, 64) for h in out)
+            else:
+                assert isinstance(out, torch.Tensor) and out.shape == (len(x), 2, 64, 64)
+
+
+def test_forward_takes_no_flags(batch):
+    model = small_model("unet", "sse")
+    with pytest.raises(TypeError):
+        model(batch, return_features=True)
+    with pytest.raises(TypeError):
+        model(batch, return_attention=True)
+
+
+def test_inspect_gives_the_features_and_the_logits_of_forward(batch):
+    model = small_model("unet", None).eval()
+    with torch.no_grad():
+        seen = model.inspect(batch)
+        logits = model(batch)
+    assert isinstance(seen, Inspection) and seen.x is batch
+    assert seen.features["enc4"].shape == (2, 64, 4, 4) and seen.features["dec0"].shape == (2, 4, 64, 64)
+    assert list(seen.features) == [f"enc{i}" for i in range(5)] + [f"dec{i}" for i in (3, 2, 1, 0)]
+    assert torch.equal(seen.logits, logits) and seen.attention == {}
+    pp = small_model("unetpp", None, deep_supervision="heads").eval()
+    with torch.no_grad():
+        seen = pp.inspect(batch)
+    assert len(seen.features) == 15 and seen.features["x_1_3"].shape == (2, 8, 32, 32)
+    assert isinstance(seen.logits, list) and len(seen.logits) == 4  # what forward returns
+
+
+@pytest.mark.parametrize("name", ["unet", "unetpp"])
+def test_inspect_gives_maps_of_its_own_input(name):
+    torch.manual_seed(0)
+    model = build_model(name, gate="sse", widths=(4, 8, 16, 32, 64)).eval()
+    a, b = torch.rand(2, 1, 32, 32), torch.rand(3, 1, 32, 32)
+    with torch.no_grad():
+        seen_a = model.inspect(a)
+        model(b)  # another batch: attention_maps() now describes b
+        assert all(m.shape[0] == 3 for m in model.attention_maps().values())
+        assert all(m.shape[0] == 2 for m in seen_a.attention.values())  # still a's own maps
+        again = model.inspect(a)
+    assert len(seen_a.attention) == (4 if name == "unet" else 20)
+    assert seen_a.attention.keys() == again.attention.keys() == dict(model.gated_skips()).keys()
+    assert all(torch.equal(seen_a.attention[k], again.attention[k]) for k in seen_a.attention)
+
+
+def test_inspect_keeps_the_graph_for_gradients_to_the_input():
+    model = small_model("unet", "sse").eval()
+    x = torch.rand(1, 1, 64, 64, requires_grad=True)
+    seen = model.inspect(x)
+    seen.features["enc1"][0, :, 16, 16].sum().backward()  # enc1 at (16, 16): input pixels near (32, 32)
+    support = x.grad[0, 0].abs() > 0
+    assert support.any() and not support.all()  # a receptive field: some pixels, not all
 
 
 # ---------------------------------------------------------------- errors
@@ -239,18 +297,3 @@ def test_describe_flops_of_a_single_conv():
     summary = describe(conv, (1, 1, 16, 16))
     assert summary.flops == 2 * 16 * 16 * 4 * 9  # 2 FLOPs per multiply-add
     assert summary.total_params == 40
-
-
-@pytest.mark.parametrize("name", ["unet", "unetpp"])
-def test_return_attention_ties_the_maps_to_their_input(name):
-    torch.manual_seed(0)
-    model = build_model(name, gate="sse", widths=(4, 8, 16, 32, 64)).eval()
-    a, b = torch.rand(2, 1, 32, 32), torch.rand(3, 1, 32, 32)
-    with torch.no_grad():
-        out_a, maps_a = model(a, return_attention=True)
-        model(b)  # another batch: attention_maps() now describes b
-        assert all(m.shape[0] == 3 for m in model.attention_maps().values())
-        assert all(m.shape[0] == 2 for m in maps_a.values())  # still a's own maps
-        _, feats, maps_again = model(a, return_features=True, return_attention=True)
-    assert maps_a.keys() == maps_again.keys() and feats
-    assert all(torch.equal(maps_a[k], maps_again[k]) for k in maps_a)
