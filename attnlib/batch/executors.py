@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from attnlib import cpu
 from attnlib.batch.jobs import NOTEBOOK, BatchError, NotebookJob, last_line, read_json, record_job, write_params
 from attnlib.checkpoints import write_json_atomic
 
@@ -49,15 +50,18 @@ def _submitit():
     return submitit
 
 
-def submit_local(run: dict, out: Path, slot: int, gpus: int, timeout_min: float, notebook: Path):
-    """Start one run with submitit's LocalExecutor (logs in the run folder), on GPU ``slot % gpus``."""
+def submit_local(run: dict, out: Path, slot: int, gpus: int, timeout_min: float, notebook: Path,
+                 jobs: int = 1):
+    """Start one run with submitit's LocalExecutor (logs in the run folder), on GPU ``slot % gpus``,
+    with its share of the CPU cores when ``jobs`` run at once (unless OMP_NUM_THREADS is set)."""
     submitit = _submitit()
     run_dir = write_params(run, out)
     executor = submitit.LocalExecutor(folder=run_dir / "submitit")
     # LocalExecutor sets CUDA_VISIBLE_DEVICES to the visible_gpus it is given ("" without a GPU)
     executor.update_parameters(timeout_min=timeout_min, gpus_per_node=1 if gpus else 0,
                                visible_gpus=(slot % gpus,) if gpus else ())
-    job = executor.submit(NotebookJob(), run, str(Path(out).resolve()), str(notebook))
+    share = cpu.thread_env(jobs)
+    job = executor.submit(NotebookJob(), run, str(Path(out).resolve()), str(notebook), share)
     record_job(run_dir, "local", job)
     return job
 
@@ -86,7 +90,8 @@ def run_local(todo: list[dict], out, jobs: int = 1, timeout_min: float | None = 
         while pending or running:
             for slot in [s for s in range(max(1, jobs)) if s not in running][: len(pending)]:
                 run = pending.pop(0)
-                running[slot] = (run, submit_local(run, out, slot, gpus, timeout_min or LOCAL_TIMEOUT_MIN, notebook))
+                running[slot] = (run, submit_local(run, out, slot, gpus, timeout_min or LOCAL_TIMEOUT_MIN,
+                                                   notebook, jobs))
             time.sleep(poll_s)
             for slot, (run, job) in list(running.items()):
                 if job.done():

@@ -72,17 +72,19 @@ def failure_reason(returncode: int, run_dir: Path) -> str | None:
     return None
 
 
-def execute(run: dict, out: Path, notebook: Path = NOTEBOOK, started=None) -> dict:
+def execute(run: dict, out: Path, notebook: Path = NOTEBOOK, started=None, share: dict | None = None) -> dict:
     """Execute the notebook for one run with papermill; write and return its status.
 
     ``started(proc)`` is called with the papermill process (so a checkpoint can stop it). The
-    process inherits this one's environment: a job's CUDA_VISIBLE_DEVICES names its one GPU.
+    process inherits this one's environment: a job's CUDA_VISIBLE_DEVICES names its one GPU;
+    ``share`` (:func:`attnlib.cpu.thread_env`) gives it its share of the cores, where the
+    environment does not already name the threads (what the user set wins).
     """
     run_dir = write_params(run, out)
     notebook = Path(notebook).resolve()
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(run_dir / notebook.name),
            "-f", str(run_dir / "params.yaml"), "--cwd", str(notebook.parent), "--no-progress-bar", "-k", "python3"]
-    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "ATTNLIB_QUIET": "1"}
+    env = {**(share or {}), **os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "ATTNLIB_QUIET": "1"}
     t0 = time.perf_counter()
     with open(run_dir / "stdout.log", "w") as stdout, open(run_dir / "stderr.log", "w") as stderr:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env)
@@ -117,8 +119,8 @@ class NotebookJob(Checkpointable):
     def __init__(self):
         self._proc = None  # the running papermill process
 
-    def __call__(self, run: dict, out: str, notebook: str = str(NOTEBOOK)) -> dict:
-        status = execute(run, Path(out), Path(notebook), started=self._started)
+    def __call__(self, run: dict, out: str, notebook: str = str(NOTEBOOK), share: dict | None = None) -> dict:
+        status = execute(run, Path(out), Path(notebook), started=self._started, share=share)
         if not status["ok"]:
             raise RuntimeError(f"{run['name']}: {status['error']}")  # so SLURM records FAILED
         return status

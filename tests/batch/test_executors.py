@@ -208,3 +208,33 @@ def test_failure_reason(tmp_path):
     assert "not complete" in jobs.failure_reason(0, tmp_path)
     (tmp_path / "run.json").write_text(json.dumps({"complete": True}))
     assert jobs.failure_reason(0, tmp_path) is None
+
+
+def test_a_local_job_gets_its_share_of_the_cores_unless_the_user_named_the_threads(tmp_path, monkeypatch):
+    import subprocess as sp
+
+    from attnlib import cpu
+    from attnlib.batch import jobs
+
+    seen = []
+
+    class FakePopen:
+        def __init__(self, cmd, env=None, **kwargs):
+            seen.append(env)
+            self.returncode = 1
+
+        def wait(self):
+            return 1
+
+        def poll(self):
+            return 1
+
+    monkeypatch.setattr(sp, "Popen", FakePopen)
+    run = {"name": "unet_s0", "config": "unet", "seed": 0, "params": {"profile": "smoke", "seed": 0}}
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    jobs.execute(run, tmp_path, share=cpu.thread_env(2, cores=4))
+    assert seen[-1]["OMP_NUM_THREADS"] == "2" and seen[-1]["MKL_NUM_THREADS"] == "2"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # what the user set wins
+    jobs.execute(run, tmp_path, share=cpu.thread_env(2, cores=4))
+    assert seen[-1]["OMP_NUM_THREADS"] == "1"
+    assert cpu.job_threads(3, cores=2) == 1 and cpu.job_threads(1, cores=2) == 2
