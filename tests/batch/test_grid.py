@@ -172,3 +172,12 @@ def test_the_laptop_grid_knows_its_landed_runs():
     assert all(r["params"]["amp"] == "bf16" and r["params"]["channels_last"] is True for r in runs)
     states = [run_state(REPO / "results/laptop", r)["state"] for r in runs]
     assert "changed" not in states and states.count("complete") >= 33
+
+
+def test_every_shipped_grid_sets_the_fast_path():
+    from attnlib.batch.jobs import REPO
+
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        for run in read_grid(path):
+            assert run["params"].get("amp") in ("bf16", "fp16", "off"), (path.name, run["name"])
+            assert isinstance(run["params"].get("channels_last"), bool), (path.name, run["name"])
