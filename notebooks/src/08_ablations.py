@@ -334,6 +334,25 @@ if configs:
     display(Markdown(table))
 
 # %% [markdown]
+# Two of these configurations are the laptop grid's own: `paper` is
+# `unet_sse` and `noaug` is `unet_sse_noaug`, the same settings and seeds, run
+# again from another commit on the same kind of CPU. Do they repeat?
+
+# %%
+for new, old in (("paper", "unet_sse"), ("noaug", "unet_sse_noaug")):
+    same = []
+    for path in sorted(Path(augmentation_dir).glob(f"{new}_s*/run.json")):
+        seed = path.parent.name.rsplit("_s", 1)[1]
+        before = Path(results_dir) / f"{old}_s{seed}" / "run.json"
+        if before.exists():
+            a, b = json.loads(path.read_text()), json.loads(before.read_text())
+            same.append(  # the losses and every evaluation (not the seconds)
+                a["history"]["loss"] == b["history"]["loss"]
+                and a["evals"] == b["evals"]
+            )
+    print(f"{new}: {sum(same)} of {len(same)} seeds repeat {old} exactly")
+
+# %% [markdown]
 # Each contrast, paired by seed under the course's verdict rule, in mIoU and
 # in ISBI V_rand (threshold chosen on training slices 20-24), honest protocol;
 # "fits?" says whether the verdict has a sign the hypothesis allows (n/a
@@ -478,6 +497,23 @@ for c, p in zip(claims["honest"], claims["paper_protocol"]):
 # spread of either configuration, and the interval is narrower for the same
 # number of runs. Comparing the means alone would count that shared noise
 # twice.
+# :::
+
+# %% [markdown]
+# **Question 8.6.** The augmentation grid shifts the images by the labels'
+# offset (`paper_registered`), and also the other way by as much
+# (`paper_opposite`). Why run the second? What would each of "registration
+# helps by alignment" and "registration helps by smoothing" predict for it?
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Answer
+# A sub-pixel shift interpolates: it moves the image and also blurs it a
+# little. A gain of `paper_registered` over `paper` could come from either.
+# The opposite shift interpolates by the same fraction of a pixel, so it blurs
+# as much, but it moves the ridges away from the labels (about 1.2 px instead
+# of 0.6). If alignment is what helps, `paper_opposite` scores below
+# `paper_registered` (contrast h-f below 0); if smoothing is what helps, both
+# gain alike over `paper` and h-f is about 0.
 # :::
 
 # %% [markdown]
