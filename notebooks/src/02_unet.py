@@ -207,7 +207,8 @@ torch.manual_seed(0)
 small = build_model("unet", widths=(16, 32, 64, 128, 256)).eval()
 x = torch.from_numpy(images[:1]).float().div(255)[:, None]  # (1, 1, 512, 512)
 with torch.no_grad():
-    logits, feats = small(x, return_features=True)  # logits (1, 2, 512, 512)
+    seen = small.inspect(x)  # the pass, with every block's output
+logits, feats = seen.logits, seen.features  # logits (1, 2, 512, 512)
 prob = logits.softmax(dim=1)[0, 1].numpy()  # P(cell) per pixel, (512, 512)
 print(f"{n_params(small):,} parameters; logits {tuple(logits.shape)}")
 print(

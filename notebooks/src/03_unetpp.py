@@ -88,7 +88,7 @@ net = build_model(
 ).eval()  # narrow, for speed
 x = torch.rand(1, 1, 64, 64)
 with torch.no_grad():
-    out, f = net(x, return_features=True)  # f: {"x_i_j": tensor}
+    f = net.inspect(x).features  # {"x_i_j": tensor}
     node = net.nodes["x_0_2"]
     z = torch.cat([node.up(f["x_1_1"]), f["x_0_0"], f["x_0_1"]], dim=1)  # Eq. 1
     x_0_2 = node.conv(z)  # Eq. 2
@@ -155,7 +155,8 @@ print(
 # The paper's code returns their mean,
 # `(score_1 + score_2 + score_3 + score_4) / 4`, for both training and
 # prediction. `attnlib` does the same with `deep_supervision="mean"` and returns
-# the four maps with `"heads"`. Same weights, two outputs:
+# the four maps with `"heads"`, always a list (the model says so:
+# `returns_heads`). Same weights, two outputs:
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -269,13 +269,14 @@ print(" -> ".join(name for name, _ in gated.named_blocks()))
 torch.manual_seed(0)
 net = build_model("unet", gate="sse", widths=small).eval()
 with torch.no_grad():
-    _, f = net(xi, return_features=True)
+    seen = net.inspect(xi)  # the pass: features and this pass's maps
+    f = seen.features
     z = torch.cat(
         [net.up[1](f["dec2"]), net.gates[1](f["enc1"])], dim=1
     )  # level 1: [Up(dec2), gate(enc1)]
     same = torch.allclose(net.decoder[1](z), f["dec1"], atol=1e-6)
     print(f"concat {tuple(z.shape)} -> dec1 equal to the model's:", same)
-print({name: tuple(a.shape) for name, a in net.attention_maps().items()})
+print({name: tuple(a.shape) for name, a in seen.attention.items()})
 
 # %% [markdown]
 # UNet has one gate per level, 4 in all. UNet++ gates *every* skip input of
@@ -449,7 +450,7 @@ def alpha_support(model, level, size=256):
     """Height x width of the input region that alpha at the centre of skip
     `level` depends on."""
     x = torch.rand(1, 1, size, size, requires_grad=True)
-    _, f = model(x, return_features=True)
+    f = model.inspect(x).features
     gate = model.gates[level]
     if isinstance(gate, SSEGate):
         a = torch.sigmoid(gate.conv(f[f"enc{level}"]))
@@ -546,11 +547,9 @@ outputs = {}
 with torch.no_grad():
     for kind, (record, model) in runs.items():
         model.eval()
-        prob = model(x25).softmax(dim=1)[0, 1]  # (512, 512), P(cell)
-        outputs[kind] = (
-            prob,
-            model.attention_maps(),
-        )  # maps: name -> (1, 1, h, w)
+        seen = model.inspect(x25)  # the logits and this pass's maps
+        prob = seen.logits.softmax(dim=1)[0, 1]  # (512, 512), P(cell)
+        outputs[kind] = (prob, seen.attention)  # maps: name -> (1, 1, h, w)
 fig, axes = plt.subplots(1, 4, figsize=(9, 2.5))
 plots.overlay(axes[0], images[idx], title=f"slice {idx}")
 plots.overlay(
