@@ -19,13 +19,15 @@
 # ## Setup and parameters
 #
 # `results_dir` is a folder written by the batch
-# (`python -m attnlib batch GRID --out DIR`); `scale` is the label every row
+# (`python -m attnlib batch GRID --out DIR`), named from the course's root
+# (the folder that holds `results/`, found from wherever the notebook runs:
+# `notebooks/` or `notebooks/student/`); `scale` is the label every row
 # carries. The default is the laptop grid, `experiments/laptop.yaml`
 # (`results/laptop/README.md` names the commit that made it).
 
 # %% tags=["parameters"]
-results_dir = "../results/laptop"  # a batch's output folder (run folders)
-augmentation_dir = "../results/augmentation"  # the augmentation grid's runs
+results_dir = "results/laptop"  # a batch's output folder (run folders)
+augmentation_dir = "results/augmentation"  # the augmentation grid's runs
 scale = "laptop"  # the profile of those runs, printed next to every result
 metric = "mean_iou"  # the metric of the claims
 
@@ -40,11 +42,15 @@ from attnlib import paper, plots, protocols, stats, tables
 from attnlib.batch import summary
 from attnlib.config import Config
 
+here = Path.cwd()
+root = next(p for p in [here, *here.parents] if (p / "results").is_dir())
+shown = results_dir  # as named, for the printouts
+results_dir, augmentation_dir = root / results_dir, root / augmentation_dir
 paths = sorted(Path(results_dir).glob("*/run.json"))
 records = {p.parent.name: json.loads(p.read_text()) for p in paths}
 records = {k: r for k, r in records.items() if r["complete"]}
 rows = summary.collect(results_dir)  # one row per run and protocol
-print(f"{len(records)} complete run records in {results_dir}")
+print(f"{len(records)} complete run records in {shown}")
 
 # %% [markdown]
 # ## Where the numbers come from
