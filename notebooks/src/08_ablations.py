@@ -506,23 +506,6 @@ for c, p in zip(claims["honest"], claims["paper_protocol"]):
 # :::
 
 # %% [markdown]
-# **Question 8.6.** The augmentation grid shifts the images by the labels'
-# offset (`paper_registered`), and also the other way by as much
-# (`paper_opposite`). Why run the second? What would each of "registration
-# helps by alignment" and "registration helps by smoothing" predict for it?
-
-# %% [markdown] tags=["solution"]
-# :::{dropdown} Answer
-# A sub-pixel shift interpolates: it moves the image and also blurs it a
-# little. A gain of `paper_registered` over `paper` could come from either.
-# The opposite shift interpolates by the same fraction of a pixel, so it blurs
-# as much, but it moves the ridges away from the labels (about 1.2 px instead
-# of 0.6). If alignment is what helps, `paper_opposite` scores below
-# `paper_registered` (contrast h-f below 0); if smoothing is what helps, both
-# gain alike over `paper` and h-f is about 0.
-# :::
-
-# %% [markdown]
 # ## Exercises
 #
 # In the student edition (`notebooks/student/08_ablations.ipynb`) each
