@@ -502,17 +502,22 @@ for level in range(4):
 #
 # The runs below were trained with the **laptop** profile (widths 16-256,
 # 128×128 random crops, see notebook 7), one with each gate, seed 0; set their
-# folders here. Their numbers belong to that profile, not to the paper's
-# 500-epoch setting.
+# folders here, from the course's root (the folder that holds `results/`,
+# found from wherever the notebook runs). Their numbers belong to that
+# profile, not to the paper's 500-epoch setting.
 
 # %% tags=["parameters"]
 # run folders with run.json and checkpoint.pt (or model.pt)
-sse_run = "../results/laptop/unet_sse_s0"
-additive_run = "../results/laptop/unet_additive_s0"
+sse_run = "results/laptop/unet_sse_s0"
+additive_run = "results/laptop/unet_additive_s0"
 # the mean-map experiment over the laptop grid's seeds (see below)
-mean_map_file = "../results/laptop/sse_mean_map.json"
+mean_map_file = "results/laptop/sse_mean_map.json"
 
 # %%
+here = Path.cwd()
+root = next(p for p in [here, *here.parents] if (p / "results").is_dir())
+sse_run, additive_run = root / sse_run, root / additive_run
+mean_map_file = root / mean_map_file
 runs = {}
 for kind, folder in [("sse", sse_run), ("additive", additive_run)]:
     if not (Path(folder) / "run.json").is_file():
