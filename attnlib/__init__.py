@@ -42,6 +42,7 @@ and two that every other may use:
     names         the vocabulary of a run's settings
     tables        the one Markdown table writer and the one number formatter
 """
+
 import os as _os
 
 # albumentations checks PyPI for updates on import; attnlib never touches the network

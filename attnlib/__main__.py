@@ -1,4 +1,5 @@
 """Command line: ``python -m attnlib data | train | batch | grade`` (see ``--help``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,9 @@ def _data(args) -> int:
     from attnlib.data import DataError, fetch_isbi2012
 
     try:
-        folder = fetch_isbi2012(args.root, download=True if args.download else None, progress=sys.stderr.isatty())
+        folder = fetch_isbi2012(
+            args.root, download=True if args.download else None, progress=sys.stderr.isatty()
+        )
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -75,21 +78,30 @@ def _train(args) -> int:
     _show_fast_path()
     try:
         run = fit(config, profile=resolve_profile(args.profile), profile_changes=changes)
-    except (DataError, ValueError) as err:  # a missing data folder, a run folder that is another run
+    except (
+        DataError,
+        ValueError,
+    ) as err:  # a missing data folder, a run folder that is another run
         print(f"error: {err}", file=sys.stderr)
         return 2
     moved = run.record.get("registration")
     if moved:
         first, last = moved["slices"][0], moved["slices"][-1]
-        print(f"register={moved['mode']}: images moved by (dy, dx) = ({moved['shift'][0]:+.2f}, "
-              f"{moved['shift'][1]:+.2f}) px, the offset measured on slices {first}-{last}")
+        print(
+            f"register={moved['mode']}: images moved by (dy, dx) = ({moved['shift'][0]:+.2f}, "
+            f"{moved['shift'][1]:+.2f}) px, the offset measured on slices {first}-{last}"
+        )
     for protocol, s in run.summary.items():
         m = s["test"]
-        print(f"{protocol:>15}: epoch {s['epoch']}, mIoU {m['mean_iou']:.4f}, pixel acc {m['pixel_accuracy']:.4f}, "
-              f"isbi V_rand {m['isbi_vrand']:.4f}  [{s['rule']}]")
+        print(
+            f"{protocol:>15}: epoch {s['epoch']}, mIoU {m['mean_iou']:.4f}, pixel acc {m['pixel_accuracy']:.4f}, "
+            f"isbi V_rand {m['isbi_vrand']:.4f}  [{s['rule']}]"
+        )
     env = run.record["environment"]
-    print(f"wall {env['wall_seconds']:.1f} s, {env['end_to_end_images_per_s']:.1f} images/s end to end, "
-          f"record: {run.path}")
+    print(
+        f"wall {env['wall_seconds']:.1f} s, {env['end_to_end_images_per_s']:.1f} images/s end to end, "
+        f"record: {run.path}"
+    )
     return 0
 
 
@@ -99,28 +111,54 @@ def _batch(args) -> int:
     from attnlib.batch.run import run_batch
     from attnlib.batch.summary import summarize_results
 
-    slurm = {k: getattr(args, k) for k in ("partition", "account", "qos", "constraint", "gpus_per_node", "cpus_per_task",
-                                           "mem_gb", "timeout_min", "array_parallelism")}
+    slurm = {
+        k: getattr(args, k)
+        for k in (
+            "partition",
+            "account",
+            "qos",
+            "constraint",
+            "gpus_per_node",
+            "cpus_per_task",
+            "mem_gb",
+            "timeout_min",
+            "array_parallelism",
+        )
+    }
     try:
         if args.status:
             print("\n".join(format_status(batch_status(args.grid, args.out))))
             return 0
         if args.summarize:
             table = summarize_results(args.out, read_grid(args.grid))
-            print(f"{len({r['config'] for r in table})} configurations summarized in {args.out}/summary.md and summary.csv")
+            print(
+                f"{len({r['config'] for r in table})} configurations summarized in {args.out}/summary.md and summary.csv"
+            )
             return 0
-        result = run_batch(args.grid, args.out, executor=args.executor, jobs=args.jobs, slurm=slurm, wait=args.wait,
-                           rerun_changed=args.rerun_changed, log=print)
+        result = run_batch(
+            args.grid,
+            args.out,
+            executor=args.executor,
+            jobs=args.jobs,
+            slurm=slurm,
+            wait=args.wait,
+            rerun_changed=args.rerun_changed,
+            log=print,
+        )
     except BatchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.executor == "slurm" and not args.wait:
-        print(f"submitted {len(result['submitted'])}, skipped {len(result['skipped'])} complete and "
-              f"{len(result['waiting'])} queued or running, invalid {len(result['failed'])}; follow them with "
-              f"`python -m attnlib batch {args.grid} --out {args.out} --status`, then --summarize")
+        print(
+            f"submitted {len(result['submitted'])}, skipped {len(result['skipped'])} complete and "
+            f"{len(result['waiting'])} queued or running, invalid {len(result['failed'])}; follow them with "
+            f"`python -m attnlib batch {args.grid} --out {args.out} --status`, then --summarize"
+        )
     else:
-        print(f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed {len(result['failed'])}; "
-              f"summary in {args.out}/summary.md")
+        print(
+            f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed {len(result['failed'])}; "
+            f"summary in {args.out}/summary.md"
+        )
     return 1 if result["failed"] else 0
 
 
@@ -138,39 +176,98 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m attnlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("data", help="verify the ISBI 2012 files, downloading what is missing into the cache")
-    p.add_argument("--root", default=None, help="data folder (default: $ATTNLIB_DATA or the user cache)")
+    p = sub.add_parser(
+        "data", help="verify the ISBI 2012 files, downloading what is missing into the cache"
+    )
+    p.add_argument(
+        "--root", default=None, help="data folder (default: $ATTNLIB_DATA or the user cache)"
+    )
     p.add_argument("--download", action="store_true", help="also download into a folder you named")
     p.set_defaults(func=_data)
-    p = sub.add_parser("train", help="train one configuration (see attnlib.config.Config for the names)")
-    p.add_argument("--profile", default=None,
-                   help=f"{' | '.join(PROFILES)} (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop on a CPU)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field")
-    p.add_argument("--out", default=None, help="run folder (default: runs/<model>-<gate>-s<seed>-<config hash>)")
+    p = sub.add_parser(
+        "train", help="train one configuration (see attnlib.config.Config for the names)"
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        help=f"{' | '.join(PROFILES)} (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop on a CPU)",
+    )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="run folder (default: runs/<model>-<gate>-s<seed>-<config hash>)",
+    )
     p.set_defaults(func=_train)
-    p = sub.add_parser("batch", help="run a grid of trainings with papermill, here or on SLURM (experiments/paper.yaml)")
+    p = sub.add_parser(
+        "batch",
+        help="run a grid of trainings with papermill, here or on SLURM (experiments/paper.yaml)",
+    )
     p.add_argument("grid", help="YAML grid file")
     p.add_argument("--out", default="results", help="results folder (default: results)")
-    p.add_argument("--executor", default="local", help="local (here; blocks) | slurm (one job array; returns once submitted)")
-    p.add_argument("--jobs", type=int, default=1, help="local: runs at once, each on its own GPU when there are several")
-    p.add_argument("--status", action="store_true", help="print each run's state (complete, failed, queued, ...) and exit")
-    p.add_argument("--summarize", action="store_true", help="write summary.md and summary.csv from the finished runs and exit")
-    p.add_argument("--wait", action="store_true", help="slurm: block until the jobs end, then summarize")
-    p.add_argument("--rerun-changed", action="store_true", help="overwrite complete runs recorded with other settings")
-    for flag, kind, what in (("--partition", str, "partition"), ("--account", str, "account"), ("--qos", str, "quality of service"),
-                             ("--constraint", str, "node constraint"), ("--gpus-per-node", int, "GPUs per job (default 1)"),
-                             ("--cpus-per-task", int, "CPU cores per job (default 8)"), ("--mem-gb", float, "memory per job (default 32)"),
-                             ("--timeout-min", int, "minutes per job (default 1440; local too)"),
-                             ("--array-parallelism", int, "jobs of the array at once (default all)")):
-        p.add_argument(flag, type=kind, default=None, help=f"slurm: {what}; overrides the grid's slurm block")
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="local (here; blocks) | slurm (one job array; returns once submitted)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="local: runs at once, each on its own GPU when there are several",
+    )
+    p.add_argument(
+        "--status",
+        action="store_true",
+        help="print each run's state (complete, failed, queued, ...) and exit",
+    )
+    p.add_argument(
+        "--summarize",
+        action="store_true",
+        help="write summary.md and summary.csv from the finished runs and exit",
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="slurm: block until the jobs end, then summarize"
+    )
+    p.add_argument(
+        "--rerun-changed",
+        action="store_true",
+        help="overwrite complete runs recorded with other settings",
+    )
+    for flag, kind, what in (
+        ("--partition", str, "partition"),
+        ("--account", str, "account"),
+        ("--qos", str, "quality of service"),
+        ("--constraint", str, "node constraint"),
+        ("--gpus-per-node", int, "GPUs per job (default 1)"),
+        ("--cpus-per-task", int, "CPU cores per job (default 8)"),
+        ("--mem-gb", float, "memory per job (default 32)"),
+        ("--timeout-min", int, "minutes per job (default 1440; local too)"),
+        ("--array-parallelism", int, "jobs of the array at once (default all)"),
+    ):
+        p.add_argument(
+            flag, type=kind, default=None, help=f"slurm: {what}; overrides the grid's slurm block"
+        )
     p.set_defaults(func=_batch)
-    p = sub.add_parser("grade", help="run submitted student notebooks and grade their exercises into a CSV")
-    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="e.g. submissions/*/02_unet.ipynb")
+    p = sub.add_parser(
+        "grade", help="run submitted student notebooks and grade their exercises into a CSV"
+    )
+    p.add_argument(
+        "notebooks", nargs="+", metavar="NOTEBOOK", help="e.g. submissions/*/02_unet.ipynb"
+    )
     p.add_argument("--out", default="grades.csv", help="the gradebook CSV (default: grades.csv)")
     p.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
-    p.add_argument("--profile", choices=PROFILES, default=None,
-                   help="the profile the notebooks run with (default: $ATTNLIB_PROFILE, else smoke)")
-    p.add_argument("--cwd", default=None, help="the kernels' folder (default: the course's notebooks/)")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="the profile the notebooks run with (default: $ATTNLIB_PROFILE, else smoke)",
+    )
+    p.add_argument(
+        "--cwd", default=None, help="the kernels' folder (default: the course's notebooks/)"
+    )
     p.set_defaults(func=_grade)
     args = parser.parse_args(argv)
     return args.func(args)

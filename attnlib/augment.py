@@ -21,6 +21,7 @@ paper's code (1.x)                     here (2.x)
                                        (2.x would pad with black, i.e. fake membrane)
 =====================================  ==========================================================
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,13 @@ def _photometric():
     return [
         A.GaussNoise(std_range=(0.0, 20 / 255), p=0.2),
         A.OneOf([A.MotionBlur(), A.MedianBlur(), A.GaussianBlur()], p=0.2),
-        A.OneOf([A.GridDistortion(num_steps=10, border_mode=REFLECT),
-                 A.OpticalDistortion(border_mode=REFLECT)], p=0.2),
+        A.OneOf(
+            [
+                A.GridDistortion(num_steps=10, border_mode=REFLECT),
+                A.OpticalDistortion(border_mode=REFLECT),
+            ],
+            p=0.2,
+        ),
     ]
 
 
@@ -76,7 +82,9 @@ def no_augmentation(seed: int | None = None) -> A.Compose:
     return A.Compose([], strict=True, seed=seed)
 
 
-def elastic_augmentation(seed: int | None = None, alpha: float = 34.0, sigma: float = 4.0) -> A.Compose:
+def elastic_augmentation(
+    seed: int | None = None, alpha: float = 34.0, sigma: float = 4.0
+) -> A.Compose:
     """Flips and rotations plus a smooth elastic deformation, as in the U-Net paper.
 
     Ronneberger et al. (2015) name elastic deformation the key augmentation for EM with few
@@ -89,10 +97,14 @@ def elastic_augmentation(seed: int | None = None, alpha: float = 34.0, sigma: fl
     )
 
 
-AUGMENTATIONS = {"paper": paper_augmentation, "none": no_augmentation,
-                 "elastic": elastic_augmentation, "upright": upright_augmentation,
-                 "photometric": photometric_augmentation,
-                 "geometric": geometric_augmentation}  # keyed by attnlib.names.AUGMENTATIONS
+AUGMENTATIONS = {
+    "paper": paper_augmentation,
+    "none": no_augmentation,
+    "elastic": elastic_augmentation,
+    "upright": upright_augmentation,
+    "photometric": photometric_augmentation,
+    "geometric": geometric_augmentation,
+}  # keyed by attnlib.names.AUGMENTATIONS
 
 
 def build_augmentation(name: str, seed: int | None = None) -> A.Compose:

@@ -8,6 +8,7 @@
 run is rebuilt from its record exactly as it was trained (nanoGPT's ``sample.py`` rebuilds a
 model from its checkpoint's own arguments the same way).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,17 +20,27 @@ from attnlib.models import build_model
 
 def build_model_for(config: Config, device: torch.device | str = "cpu") -> torch.nn.Module:
     """The network that ``config`` names, with PyTorch's default initialisation, on ``device``."""
-    return build_model(config.model, gate=config.gate, widths=tuple(config.widths),
-                       deep_supervision=config.deep_supervision).to(device)
+    return build_model(
+        config.model,
+        gate=config.gate,
+        widths=tuple(config.widths),
+        deep_supervision=config.deep_supervision,
+    ).to(device)
 
 
-def build_optimizer(config: Config, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
+def build_optimizer(
+    config: Config, model: torch.nn.Module, device: torch.device
+) -> torch.optim.Optimizer:
     """Adam (the paper's code; fused on CUDA) or SGD with momentum 0.9 (the paper's text names
     SGD but no momentum)."""
     if config.optimizer == "adam":
         fused = {"fused": True} if device.type == "cuda" else {}
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+        return torch.optim.Adam(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused
+        )
+    return torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay
+    )
 
 
 def build(config: Config, device: torch.device):

@@ -6,6 +6,7 @@ share). Every write goes to a temporary file that is then renamed, so an interru
 leaves a half-written file behind. :func:`resume_state` opens a checkpoint to resume only when
 it belongs to the very run that is asked for.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,10 @@ def load_checkpoint(path, device="cpu") -> dict:
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} holds objects other than weights and plain data, so it was not opened "
-                         f"(it could run code): use a checkpoint written by attnlib.train.fit. ({err})"[:600]) from None
+        raise ValueError(
+            f"{path} holds objects other than weights and plain data, so it was not opened "
+            f"(it could run code): use a checkpoint written by attnlib.train.fit. ({err})"[:600]
+        ) from None
 
 
 def resume_state(config: Config, ckpt: Path, device: torch.device | str = "cpu") -> dict | None:
@@ -71,11 +74,17 @@ def resume_state(config: Config, ckpt: Path, device: torch.device | str = "cpu")
     if changed == ["epochs"] and state["epoch"] >= state["config"]["epochs"]:
         raise ValueError(
             f"{ckpt.parent} holds a finished {state['config']['epochs']}-epoch run; a {config.epochs}-epoch run is "
-            f"another run (its schedule differs): give it another out_dir, or resume=False to start over.")
+            f"another run (its schedule differs): give it another out_dir, or resume=False to start over."
+        )
     if changed:
-        shown = {k: (state["config"].get(k, "<missing>"), config.to_dict().get(k, "<missing>")) for k in changed}
-        raise ValueError(f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: {shown}): "
-                         f"use another out_dir, or resume=False to start over.")
+        shown = {
+            k: (state["config"].get(k, "<missing>"), config.to_dict().get(k, "<missing>"))
+            for k in changed
+        }
+        raise ValueError(
+            f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: {shown}): "
+            f"use another out_dir, or resume=False to start over."
+        )
     return state
 
 
@@ -94,17 +103,26 @@ def load_run(out_dir) -> tuple[dict, torch.nn.Module]:
     run's fast path, which ``predict(amp="auto")`` reuses on the machine it was decided on."""
     out = Path(out_dir)
     if not (out / RECORD).exists():
-        raise FileNotFoundError(f"no run in {out} (no {RECORD}): train one with attnlib.train.train(...) or "
-                                f"python -m attnlib train, and pass its folder.")
+        raise FileNotFoundError(
+            f"no run in {out} (no {RECORD}): train one with attnlib.train.train(...) or "
+            f"python -m attnlib train, and pass its folder."
+        )
     rec = json.loads((out / RECORD).read_text())
     model = build_model_for(Config(**rec["config"]))
     if (out / CHECKPOINT).exists():
         saved = load_checkpoint(out / CHECKPOINT)
-        state = averaged_weights(saved["ema"]) if saved.get("ema") else saved["model"]  # what was scored
+        state = (
+            averaged_weights(saved["ema"]) if saved.get("ema") else saved["model"]
+        )  # what was scored
     elif (out / WEIGHTS).exists():
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_checkpoint(out / WEIGHTS).items()}
+        state = {
+            k: v.float() if v.is_floating_point() else v
+            for k, v in load_checkpoint(out / WEIGHTS).items()
+        }
     else:
-        raise FileNotFoundError(f"{out} has neither {CHECKPOINT} nor {WEIGHTS}: train it first (attnlib.train.fit).")
+        raise FileNotFoundError(
+            f"{out} has neither {CHECKPOINT} nor {WEIGHTS}: train it first (attnlib.train.fit)."
+        )
     model.load_state_dict(state)
     fastpath.remember(model, rec.get("fast_path"), rec.get("environment", {}).get("device_name"))
     return rec, model.eval()

@@ -12,6 +12,7 @@ sign is one the prediction allows ("holds" is +, "reversed" is -, "too small to 
 
 The augmentation grid (``experiments/augmentation.yaml``, chapter 08) is the one use so far.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -32,21 +33,21 @@ class Contrast(NamedTuple):
 
 AUGMENTATION_HYPOTHESES = {
     "short run": "a network that has not begun to overfit is hurt by what prevents "
-                 "overfitting: views unlike the test slices' (noise, blur, distortion) "
-                 "cost steps; realistic views (flips, rotations) cost little",
+    "overfitting: views unlike the test slices' (noise, blur, distortion) "
+    "cost steps; realistic views (flips, rotations) cost little",
     "offset": "the labels sit ~0.6 px above the ridges; vertical flips and 90-degree "
-              "rotations turn that offset, so a network trained on all eight views "
-              "cannot learn it and draws its membranes off the test labels",
+    "rotations turn that offset, so a network trained on all eight views "
+    "cannot learn it and draws its membranes off the test labels",
 }
 
 AUGMENTATION_CONTRASTS = (
     Contrast("b-a", "paper", "noaug", True, {"short run": "-", "offset": "-"}),
     Contrast("c-b", "upright", "paper", True, {"short run": "0", "offset": "+"}),
     Contrast("f-b", "paper_registered", "paper", True, {"short run": "0", "offset": "+"}),
-    Contrast("f-g", "paper_registered", "noaug_registered", True,
-             {"short run": "-", "offset": "0+"}),
-    Contrast("h-f", "paper_opposite", "paper_registered", True,
-             {"short run": "0", "offset": "-"}),
+    Contrast(
+        "f-g", "paper_registered", "noaug_registered", True, {"short run": "-", "offset": "0+"}
+    ),
+    Contrast("h-f", "paper_opposite", "paper_registered", True, {"short run": "0", "offset": "-"}),
     Contrast("d-a", "photometric", "noaug", False, {"short run": "-", "offset": "0"}),
     Contrast("e-a", "geometric", "noaug", False, {"short run": "0", "offset": "-"}),
     Contrast("g-a", "noaug_registered", "noaug", False, {"short run": "0", "offset": "0"}),
@@ -63,14 +64,29 @@ def check_contrast(rows: list[dict], c: Contrast, protocol: str, metric: str) ->
     diff = paired_difference(a, b)
     word = verdict(diff)
     sign = SIGN.get(word)
-    consistent = {h: (None if sign is None else sign in allowed) for h, allowed in c.predicts.items()}
-    return {"contrast": c.name, "a": c.a, "b": c.b, "primary": c.primary, "protocol": protocol,
-            "metric": metric, "a_mean_sd": mean_sd(a.values()), "b_mean_sd": mean_sd(b.values()),
-            **diff, "verdict": word, "sign": sign, "predicts": dict(c.predicts),
-            "consistent": consistent}
+    consistent = {
+        h: (None if sign is None else sign in allowed) for h, allowed in c.predicts.items()
+    }
+    return {
+        "contrast": c.name,
+        "a": c.a,
+        "b": c.b,
+        "primary": c.primary,
+        "protocol": protocol,
+        "metric": metric,
+        "a_mean_sd": mean_sd(a.values()),
+        "b_mean_sd": mean_sd(b.values()),
+        **diff,
+        "verdict": word,
+        "sign": sign,
+        "predicts": dict(c.predicts),
+        "consistent": consistent,
+    }
 
 
-def check_contrasts(rows: list[dict], contrasts, protocol: str, metric: str = "mean_iou") -> list[dict]:
+def check_contrasts(
+    rows: list[dict], contrasts, protocol: str, metric: str = "mean_iou"
+) -> list[dict]:
     """:func:`check_contrast` for each of ``contrasts``, in order."""
     return [check_contrast(rows, c, protocol, metric) for c in contrasts]
 
@@ -84,13 +100,23 @@ def contrasts_table(tested: list[dict], hypotheses, digits: int = 4, scale: str 
     verdict, and per hypothesis its prediction and whether the verdict is consistent."""
     body = []
     for t in tested:
-        body.append([f"{t['contrast']}{'' if t['primary'] else '*'}: {t['a']} - {t['b']} "
-                     f"({scale}, n={t['n']})",
-                     fmt_mean_sd(t["mean"], t["sd"], digits, sign=True),
-                     fmt_interval(t["lo"], t["hi"], digits), t["verdict"],
-                     *(f"{t['predicts'][h]} {_mark(t['consistent'][h])}" for h in hypotheses)])
-    header = ["A - B (* descriptive)", "Δ ± sd", "95% interval", "verdict",
-              *(f"{h}: fits?" for h in hypotheses)]
+        body.append(
+            [
+                f"{t['contrast']}{'' if t['primary'] else '*'}: {t['a']} - {t['b']} "
+                f"({scale}, n={t['n']})",
+                fmt_mean_sd(t["mean"], t["sd"], digits, sign=True),
+                fmt_interval(t["lo"], t["hi"], digits),
+                t["verdict"],
+                *(f"{t['predicts'][h]} {_mark(t['consistent'][h])}" for h in hypotheses),
+            ]
+        )
+    header = [
+        "A - B (* descriptive)",
+        "Δ ± sd",
+        "95% interval",
+        "verdict",
+        *(f"{h}: fits?" for h in hypotheses),
+    ]
     return markdown_table(header, body)
 
 
@@ -99,7 +125,10 @@ def tally(tested: list[dict], hypotheses, primary_only: bool = True) -> dict:
     how many verdicts were consistent: ``{h: (consistent, tested)}``."""
     out = {}
     for h in hypotheses:
-        marks = [t["consistent"][h] for t in tested
-                 if (t["primary"] or not primary_only) and t["consistent"][h] is not None]
+        marks = [
+            t["consistent"][h]
+            for t in tested
+            if (t["primary"] or not primary_only) and t["consistent"][h] is not None
+        ]
         out[h] = (sum(marks), len(marks))
     return out

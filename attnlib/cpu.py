@@ -8,6 +8,7 @@ oneDNN, which runs PyTorch's CPU convolutions and matmuls, reads an ISA cap from
 ``ONEDNN_MAX_CPU_ISA`` (or ``DNNL_MAX_CPU_ISA``) when the process starts: a capped Xeon behaves
 like an older CPU, which no CPUID test can see, so :func:`native_bf16` reads the cap too.
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,7 +56,11 @@ def cpu_flags() -> frozenset[str]:
 
 def onednn_cap() -> str | None:
     """The ISA cap oneDNN was started with (``ONEDNN_MAX_CPU_ISA``), or None for no cap."""
-    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    cap = (
+        (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "")
+        .strip()
+        .upper()
+    )
     return None if cap in ("", "ALL", "DEFAULT") else cap
 
 
@@ -70,13 +75,25 @@ def native_bf16() -> tuple[bool, str]:
     else:  # no flags to read: PyTorch's CPUID tests
         import torch
 
-        found = [n for n, test in (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx_tile", "_is_amx_tile_supported"))
-                 if getattr(torch.cpu, test, lambda: False)()]
+        found = [
+            n
+            for n, test in (
+                ("avx512_bf16", "_is_avx512_bf16_supported"),
+                ("amx_tile", "_is_amx_tile_supported"),
+            )
+            if getattr(torch.cpu, test, lambda: False)()
+        ]
     if not found:
-        return False, "this CPU has no bf16 instructions (AVX512-BF16, AMX), so bf16 would be emulated"
+        return (
+            False,
+            "this CPU has no bf16 instructions (AVX512-BF16, AMX), so bf16 would be emulated",
+        )
     cap = onednn_cap()
     if cap in NO_BF16_ISAS:
-        return False, f"the CPU has {', '.join(found)} but ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN off it"
+        return (
+            False,
+            f"the CPU has {', '.join(found)} but ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN off it",
+        )
     return True, f"the CPU has {', '.join(found)}"
 
 
@@ -84,8 +101,13 @@ def describe() -> dict:
     """What the records and benchmarks name: the model, the flags that matter, the oneDNN cap."""
     import torch
 
-    return {"name": cpu_name(), "flags": [f for f in RELEVANT_FLAGS if f in cpu_flags()],
-            "onednn_cap": onednn_cap(), "cores": usable_cores(), "threads": torch.get_num_threads()}
+    return {
+        "name": cpu_name(),
+        "flags": [f for f in RELEVANT_FLAGS if f in cpu_flags()],
+        "onednn_cap": onednn_cap(),
+        "cores": usable_cores(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def usable_cores() -> int:

@@ -16,6 +16,7 @@ a missing file there is an error that says how to fix it.
 
 Labels use the paper's classes: 1 = cell interior (file value 255), 0 = membrane.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,10 @@ class DataError(RuntimeError):
 def registry() -> dict[str, str]:
     """Relative path -> SHA256 of the 90 PNGs (60 labelled-volume files, 30 test slices)."""
     text = resources.files("attnlib").joinpath("resources/isbi2012.sha256").read_text()
-    return {path: digest for digest, path in (line.split() for line in text.splitlines() if line.strip())}
+    return {
+        path: digest
+        for digest, path in (line.split() for line in text.splitlines() if line.strip())
+    }
 
 
 def default_root() -> Path:
@@ -109,7 +113,9 @@ def fetch_isbi2012(root=None, download: bool | None = None, progress: bool = Fal
     if missing:
         import pooch
 
-        fetcher = pooch.create(path=folder, base_url=BASE_URL, registry={k: f"sha256:{reg[k]}" for k in missing})
+        fetcher = pooch.create(
+            path=folder, base_url=BASE_URL, registry={k: f"sha256:{reg[k]}" for k in missing}
+        )
         for rel in missing:
             try:
                 fetcher.fetch(rel, progressbar=progress)
@@ -125,7 +131,9 @@ def fetch_isbi2012(root=None, download: bool | None = None, progress: bool = Fal
 def _read_png(path: Path) -> np.ndarray:
     arr = np.asarray(Image.open(path).convert("L"))
     if arr.shape != (SIZE, SIZE):
-        raise DataError(f"{path} has shape {arr.shape}, expected {(SIZE, SIZE)}: not an ISBI 2012 slice.")
+        raise DataError(
+            f"{path} has shape {arr.shape}, expected {(SIZE, SIZE)}: not an ISBI 2012 slice."
+        )
     return arr
 
 
@@ -145,7 +153,10 @@ def _load_cached(folder: Path, kind: str) -> tuple[np.ndarray, ...]:
     if kind == "train":
         images = np.stack([_read_png(folder / f"train/image/{i}.png") for i in range(N_SLICES)])
         labels = np.stack(
-            [labels_from_png(_read_png(folder / f"train/label/{i}.png"), f"train/label/{i}.png") for i in range(N_SLICES)]
+            [
+                labels_from_png(_read_png(folder / f"train/label/{i}.png"), f"train/label/{i}.png")
+                for i in range(N_SLICES)
+            ]
         )
         return images, labels
     return (np.stack([_read_png(folder / f"test/{i}.png") for i in range(N_SLICES)]),)
@@ -170,6 +181,7 @@ def load_isbi2012_test(root=None, download: bool | None = None) -> np.ndarray:
 
 # --- splits -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Split:
     """Slice indices. ``val`` is empty for the paper's split (it selects on ``test``)."""
@@ -190,10 +202,16 @@ def kfold_splits(k: int = 5) -> list[Split]:
     fold would validate on near-copies of training slices. The test slices 25-29 stay test.
     """
     if not 2 <= k <= len(PAPER_TRAIN):
-        raise ValueError(f"k={k}: need 2 <= k <= {len(PAPER_TRAIN)} folds over the 25 training slices.")
+        raise ValueError(
+            f"k={k}: need 2 <= k <= {len(PAPER_TRAIN)} folds over the 25 training slices."
+        )
     blocks = np.array_split(np.array(PAPER_TRAIN), k)
     return [
-        Split(train=tuple(int(i) for i in PAPER_TRAIN if i not in set(b.tolist())), val=tuple(int(i) for i in b), test=PAPER_TEST)
+        Split(
+            train=tuple(int(i) for i in PAPER_TRAIN if i not in set(b.tolist())),
+            val=tuple(int(i) for i in b),
+            test=PAPER_TEST,
+        )
         for b in blocks
     ]
 
@@ -212,6 +230,7 @@ def get_split(split: str | int = "paper", k: int = 5) -> Split:
 
 
 # --- the Dataset --------------------------------------------------------------------------
+
 
 class ISBIDataset(torch.utils.data.Dataset):
     """Chosen slices as (image, mask) pairs for training or evaluation.
@@ -235,22 +254,41 @@ class ISBIDataset(torch.utils.data.Dataset):
         seed: base seed.
     """
 
-    def __init__(self, images, labels, indices=None, transform=None, crop=None, samples_per_epoch=None, seed=0):
+    def __init__(
+        self,
+        images,
+        labels,
+        indices=None,
+        transform=None,
+        crop=None,
+        samples_per_epoch=None,
+        seed=0,
+    ):
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 3 or images.shape != labels.shape:
-            raise ValueError(f"images {images.shape} and labels {labels.shape} must both be (N, H, W) with the same shape.")
+            raise ValueError(
+                f"images {images.shape} and labels {labels.shape} must both be (N, H, W) with the same shape."
+            )
         if not np.isin(np.unique(labels), (0, 1)).all():
-            raise ValueError(f"labels are not binary: found values {np.unique(labels)[:8].tolist()}, expected {{0, 1}}. "
-                             f"Use attnlib.data.labels_from_png for 0/255 label images.")
+            raise ValueError(
+                f"labels are not binary: found values {np.unique(labels)[:8].tolist()}, expected {{0, 1}}. "
+                f"Use attnlib.data.labels_from_png for 0/255 label images."
+            )
         self.images, self.labels = images, labels
-        self.indices = tuple(range(len(images))) if indices is None else tuple(int(i) for i in indices)
+        self.indices = (
+            tuple(range(len(images))) if indices is None else tuple(int(i) for i in indices)
+        )
         if crop is not None:
             crop = (crop, crop) if isinstance(crop, int) else tuple(crop)
             if crop[0] != crop[1]:
-                raise ValueError(f"crop {crop} is not square: RandomRotate90 would swap its sides. Use one int.")
+                raise ValueError(
+                    f"crop {crop} is not square: RandomRotate90 would swap its sides. Use one int."
+                )
             h, w = images.shape[1:]
             if crop[0] > h or crop[1] > w:
-                raise ValueError(f"crop {crop} is larger than the images ({h}, {w}): use a crop <= the image size or crop=None.")
+                raise ValueError(
+                    f"crop {crop} is larger than the images ({h}, {w}): use a crop <= the image size or crop=None."
+                )
         self.crop, self.transform, self.seed, self.epoch = crop, transform, int(seed), 0
         self.samples_per_epoch = samples_per_epoch or len(self.indices)
 
@@ -261,14 +299,16 @@ class ISBIDataset(torch.utils.data.Dataset):
         return self.samples_per_epoch
 
     def __getitem__(self, item):
-        epoch, item = item if isinstance(item, tuple) else (self.epoch, item)  # EpochSampler gives both
+        epoch, item = (
+            item if isinstance(item, tuple) else (self.epoch, item)
+        )  # EpochSampler gives both
         idx = self.indices[item % len(self.indices)]
         rng = np.random.default_rng([self.seed, epoch, item])
         image, mask = self.images[idx], self.labels[idx]  # (H, W) uint8
         if self.crop is not None:
             (ch, cw), (h, w) = self.crop, image.shape
             y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-            image, mask = image[y:y + ch, x:x + cw], mask[y:y + ch, x:x + cw]
+            image, mask = image[y : y + ch, x : x + cw], mask[y : y + ch, x : x + cw]
         if self.transform is not None:
             if hasattr(self.transform, "set_random_state"):  # albumentations 2.x
                 # one generator drawn in turn by every step (set_random_seed seeds each step alike:
@@ -277,7 +317,9 @@ class ISBIDataset(torch.utils.data.Dataset):
                 self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
             out = self.transform(image=np.ascontiguousarray(image), mask=np.ascontiguousarray(mask))
             image, mask = out["image"], out["mask"]
-        image = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32) / 255.0)[None]  # (1, H, W)
+        image = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32) / 255.0)[
+            None
+        ]  # (1, H, W)
         mask = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))  # (H, W)
         return image, mask
 

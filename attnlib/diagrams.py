@@ -4,6 +4,7 @@
 Xu, Bai, Wang (Eq. 1-3): node ``x_i_j`` sits at ``(j, -i)``; level i goes down, column j
 goes right. Every function returns the ``Figure`` and shows or saves nothing.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -47,23 +48,57 @@ def draw_unetpp_grid(depth: int = 4, highlight_unet: bool = True, ax=None):
     for kind, (i0, j0), (i1, j1) in unetpp_edges(depth):
         colour, style, _ = ARROWS[kind]
         bend = -0.22 if kind == "dense" else 0.0  # dense skips arc above the row
-        ax.annotate("", xy=(j1, -i1), xytext=(j0, -i0),
-                    arrowprops=dict(arrowstyle="-|>", color=colour, ls=style, lw=1.2, shrinkA=13, shrinkB=13,
-                                    connectionstyle=f"arc3,rad={bend}"))
+        ax.annotate(
+            "",
+            xy=(j1, -i1),
+            xytext=(j0, -i0),
+            arrowprops=dict(
+                arrowstyle="-|>",
+                color=colour,
+                ls=style,
+                lw=1.2,
+                shrinkA=13,
+                shrinkB=13,
+                connectionstyle=f"arc3,rad={bend}",
+            ),
+        )
     for i in range(depth + 1):
         for j in range(depth - i + 1):
             in_unet = highlight_unet and (j == 0 or j == depth - i)
-            ax.scatter(j, -i, s=900, zorder=3, edgecolors="black",
-                       facecolors="lightsteelblue" if in_unet else "white")
+            ax.scatter(
+                j,
+                -i,
+                s=900,
+                zorder=3,
+                edgecolors="black",
+                facecolors="lightsteelblue" if in_unet else "white",
+            )
             ax.text(j, -i, f"$x^{{{i},{j}}}$", ha="center", va="center", fontsize=9, zorder=4)
     for j in range(1, depth + 1):  # the deep-supervision heads on x_0_1 .. x_0_L
-        ax.annotate(f"head {j}", xy=(j, 0.0), xytext=(j + 0.28, 0.55), ha="center", fontsize=8, color="tab:green",
-                    arrowprops=dict(arrowstyle="<|-", color="tab:green", lw=1.2, shrinkA=2, shrinkB=13))
+        ax.annotate(
+            f"head {j}",
+            xy=(j, 0.0),
+            xytext=(j + 0.28, 0.55),
+            ha="center",
+            fontsize=8,
+            color="tab:green",
+            arrowprops=dict(arrowstyle="<|-", color="tab:green", lw=1.2, shrinkA=2, shrinkB=13),
+        )
     handles = [Line2D([], [], color=c, ls=s, label=t) for c, s, t in ARROWS.values()]
     handles.append(Line2D([], [], color="tab:green", label="1x1 conv head (deep supervision)"))
     if highlight_unet:
-        handles.append(Line2D([], [], ls="", marker="o", ms=9, mfc="lightsteelblue", mec="black",
-                              label="node UNet also has"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                ms=9,
+                mfc="lightsteelblue",
+                mec="black",
+                label="node UNet also has",
+            )
+        )
     ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
     ax.set_xlim(-0.5, depth + 0.5)
     ax.set_ylim(-depth - 0.5, 0.85)

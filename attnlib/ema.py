@@ -15,6 +15,7 @@ update rule; ``Config.ema`` is the decay (0 = off, the paper's recipe). :func:`a
 updates it after each step, evaluates and returns it, and keeps its state in the checkpoint;
 :func:`attnlib.checkpoints.load_run` rebuilds the averaged weights when a run has them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -43,7 +44,9 @@ def ema_update(decay: float):
     return update
 
 
-def make_ema(model: torch.nn.Module, decay: float, state: dict | None = None) -> AveragedModel | None:
+def make_ema(
+    model: torch.nn.Module, decay: float, state: dict | None = None
+) -> AveragedModel | None:
     """An :class:`AveragedModel` of ``model`` for ``decay`` in (0, 1), None for 0 (off);
     ``state``: a checkpoint's ``ema`` entry, to resume the average."""
     if not decay:

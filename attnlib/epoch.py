@@ -6,6 +6,7 @@ what the run will do. With fp16 (CUDA below compute capability 8.0) a
 ``torch.amp.GradScaler`` scales the loss so that small gradients survive fp16's range, and
 skips the steps whose gradients overflowed; its state is part of the checkpoint.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,13 +46,16 @@ def warn_if_slow(config, device: torch.device, step_seconds: float, steps_per_ep
     """Warn when a CPU run would take more than :data:`SLOW_WARNING_HOURS`."""
     hours = step_seconds * steps_per_epoch * config.epochs / 3600
     if device.type == "cpu" and hours > SLOW_WARNING_HOURS:
-        warnings.warn(f"this run needs about {hours:.0f} h on this CPU ({step_seconds:.1f} s per step, "
-                      f"{steps_per_epoch * config.epochs} steps): use profile='laptop' for a CPU, or a GPU.",
-                      stacklevel=3)
+        warnings.warn(
+            f"this run needs about {hours:.0f} h on this CPU ({step_seconds:.1f} s per step, "
+            f"{steps_per_epoch * config.epochs} steps): use profile='laptop' for a CPU, or a GPU.",
+            stacklevel=3,
+        )
 
 
-def train_epoch(forward, loader, opt, loss_fn, device, fast: dict, warn=None, scaler=None,
-                after_step=None) -> float:
+def train_epoch(
+    forward, loader, opt, loss_fn, device, fast: dict, warn=None, scaler=None, after_step=None
+) -> float:
     """One pass over the loader (the model in train mode); returns the mean training loss.
     ``after_step()`` runs after every optimizer step (the weights' moving average)."""
     memory_format = torch.channels_last if fast["channels_last"] else torch.contiguous_format

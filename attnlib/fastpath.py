@@ -31,6 +31,7 @@ A decision is a dict, recorded in ``run.json`` and the checkpoint (a resumed run
 Outside ``fit`` nothing is measured: :func:`inference_amp` gives ``predict`` the decision
 recorded with the model (:func:`remember`; ``fit`` and ``load_run`` do it), or else fp32.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -67,8 +68,9 @@ def _layout(seconds: dict, amp: str, layouts: list[bool], margin: float) -> bool
     return len(layouts) == 2 and speedup(seconds, label(amp, True), label(amp, False)) >= margin
 
 
-def decide(seconds: dict[str, list[float]], amp: str = "auto",
-           channels_last: bool | None = None) -> tuple[str, bool, str]:
+def decide(
+    seconds: dict[str, list[float]], amp: str = "auto", channels_last: bool | None = None
+) -> tuple[str, bool, str]:
     """``(amp, channels_last, why)`` from the probe's seconds per round of each combination.
 
     ``seconds[label]`` is a list over rounds (the same rounds for every combination); ``amp`` and
@@ -80,13 +82,17 @@ def decide(seconds: dict[str, list[float]], amp: str = "auto",
         fp32_best = _layout(seconds, "off", layouts, 1.0)  # the fastest fp32 combination
         gain = speedup(seconds, label("bf16", bf16_cl), label("off", fp32_best))
         amp = "bf16" if gain >= BF16_MARGIN else "off"
-        why.append(f"{label('bf16', bf16_cl)} {gain:.2f}x {label('off', fp32_best)}: "
-                   f"{'bf16' if amp == 'bf16' else 'fp32'} (bf16 needs {BF16_MARGIN}x)")
+        why.append(
+            f"{label('bf16', bf16_cl)} {gain:.2f}x {label('off', fp32_best)}: "
+            f"{'bf16' if amp == 'bf16' else 'fp32'} (bf16 needs {BF16_MARGIN}x)"
+        )
     if channels_last is None:
         gain = speedup(seconds, label(amp, True), label(amp, False))
         channels_last = gain >= NHWC_MARGIN
-        why.append(f"{label(amp, True)} {gain:.2f}x {label(amp, False)}: {'NHWC' if channels_last else 'NCHW'} "
-                   f"(NHWC needs {NHWC_MARGIN}x)")
+        why.append(
+            f"{label(amp, True)} {gain:.2f}x {label(amp, False)}: {'NHWC' if channels_last else 'NCHW'} "
+            f"(NHWC needs {NHWC_MARGIN}x)"
+        )
     return amp, channels_last, "; ".join(why)
 
 
@@ -95,11 +101,18 @@ def cuda_amp(device: torch.device) -> tuple[str, str]:
     major, minor = torch.cuda.get_device_capability(device)
     if major >= 8:
         return "bf16", f"CUDA compute capability {major}.{minor} >= 8.0 has bf16 tensor cores"
-    return "fp16", f"CUDA compute capability {major}.{minor} < 8.0 has no bf16 tensor cores: fp16 with a GradScaler"
+    return (
+        "fp16",
+        f"CUDA compute capability {major}.{minor} < 8.0 has no bf16 tensor cores: fp16 with a GradScaler",
+    )
 
 
-def rule(device: torch.device, amp: str = "auto", channels_last: bool | None = None,
-         deterministic: bool = False) -> tuple[str, bool, str] | None:
+def rule(
+    device: torch.device,
+    amp: str = "auto",
+    channels_last: bool | None = None,
+    deterministic: bool = False,
+) -> tuple[str, bool, str] | None:
     """``(amp, channels_last, why)`` where no measurement is needed, else None (measure).
 
     A ``deterministic`` run on a CPU is not measured either: it must repeat bit for bit, and a
@@ -131,18 +144,38 @@ def rule(device: torch.device, amp: str = "auto", channels_last: bool | None = N
     return amp, channels_last, "; ".join(why)
 
 
-def record(device: torch.device, amp: str, channels_last: bool, why: str, decided_by: str,
-           compile: bool = False, probe: dict | None = None) -> dict:
+def record(
+    device: torch.device,
+    amp: str,
+    channels_last: bool,
+    why: str,
+    decided_by: str,
+    compile: bool = False,
+    probe: dict | None = None,
+) -> dict:
     """The decision as ``run.json`` and the checkpoint keep it (see the module doc)."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu.cpu_name()
-    return {"amp": amp, "channels_last": bool(channels_last), "dtype": DTYPES[amp],
-            "memory_format": "channels_last" if channels_last else "contiguous", "compile": compile,
-            "threads": torch.get_num_threads(), "device": str(device), "device_name": name,
-            "cpu_flags": [f for f in cpu.RELEVANT_FLAGS if f in cpu.cpu_flags()] if device.type == "cpu" else None,
-            "decided_by": decided_by, "why": why, "probe": probe}
+    return {
+        "amp": amp,
+        "channels_last": bool(channels_last),
+        "dtype": DTYPES[amp],
+        "memory_format": "channels_last" if channels_last else "contiguous",
+        "compile": compile,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "device_name": name,
+        "cpu_flags": [f for f in cpu.RELEVANT_FLAGS if f in cpu.cpu_flags()]
+        if device.type == "cpu"
+        else None,
+        "decided_by": decided_by,
+        "why": why,
+        "probe": probe,
+    }
 
 
-def remember(model: torch.nn.Module, fast: dict | None, device_name: str | None = None) -> torch.nn.Module:
+def remember(
+    model: torch.nn.Module, fast: dict | None, device_name: str | None = None
+) -> torch.nn.Module:
     """Keep the run's decision with its model, for :func:`inference_amp` (``fit``, ``load_run``)."""
     if fast:
         model.__dict__[MODEL_ATTR] = dict(fast, device_name=fast.get("device_name") or device_name)

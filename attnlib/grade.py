@@ -30,6 +30,7 @@ tool would mean rewriting every exercise in its format and would lose the hints;
 notebook (nbclient, already installed with nbval and papermill) and reading the check cells
 is all this needs.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,7 +50,9 @@ COURSE_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 CHECK_CALL = re.compile(r"\bchecks\.(check_\w+)\s*\(")
 CHAPTER_FILE = re.compile(r"^(\d\d)_\w+$")  # 02_unet
 NOT_DONE = ("NotDoneYet", "NotImplementedError")
-LOG = logging.getLogger(__name__)  # nbclient's messages (a timeout, a dead kernel): kept, not printed
+LOG = logging.getLogger(
+    __name__
+)  # nbclient's messages (a timeout, a dead kernel): kept, not printed
 LOG.addHandler(logging.NullHandler())
 
 
@@ -88,8 +91,13 @@ def student_name(path) -> str:
 def kernel_env(profile: str | None = None) -> dict:
     """The kernel's environment: this one's (ATTNLIB_DATA included), the profile, no bars, no GUI."""
     profile = profile or os.environ.get("ATTNLIB_PROFILE") or "smoke"
-    return {**os.environ, "ATTNLIB_PROFILE": profile, "ATTNLIB_QUIET": "1", "NO_ALBUMENTATIONS_UPDATE": "1",
-            "MPLBACKEND": "Agg"}
+    return {
+        **os.environ,
+        "ATTNLIB_PROFILE": profile,
+        "ATTNLIB_QUIET": "1",
+        "NO_ALBUMENTATIONS_UPDATE": "1",
+        "MPLBACKEND": "Agg",
+    }
 
 
 def execute(nb, timeout_s: float, cwd: Path, env: dict) -> tuple[str | None, int | None]:
@@ -100,10 +108,15 @@ def execute(nb, timeout_s: float, cwd: Path, env: dict) -> tuple[str | None, int
 
     deadline, current = time.monotonic() + timeout_s, {"index": None}
     client = NotebookClient(
-        nb, kernel_name="python3", allow_errors=True, record_timing=False,
+        nb,
+        kernel_name="python3",
+        allow_errors=True,
+        record_timing=False,
         timeout_func=lambda cell: max(1, math.ceil(deadline - time.monotonic())),
         on_cell_start=lambda cell, cell_index: current.update(index=cell_index),
-        resources={"metadata": {"path": str(cwd)}}, log=LOG)
+        resources={"metadata": {"path": str(cwd)}},
+        log=LOG,
+    )
     try:  # the kernel's own stdout/stderr (ipykernel's warnings): the cells' outputs come by messages
         client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except CellTimeoutError:
@@ -120,16 +133,24 @@ def _errors(cell) -> list:
     return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def _verdict(cell, index: int, earlier, stopped: str | None, stopped_at: int | None) -> tuple[str, str]:
+def _verdict(
+    cell, index: int, earlier, stopped: str | None, stopped_at: int | None
+) -> tuple[str, str]:
     """(status, detail) of one check cell after the run."""
     if stopped is not None and (stopped_at is None or index >= stopped_at):
         where = f" in cell {stopped_at + 1}" if stopped_at is not None else ""
         return "not reached", f"the notebook {stopped}{where}"
     errors = _errors(cell)
     if not errors:
-        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        text = "".join(
+            o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+        )
         line = next((ln for ln in text.splitlines() if ln.startswith("Correct")), None)
-        return ("correct", line) if line else ("wrong", "the check cell ran but printed no 'Correct' line")
+        return (
+            ("correct", line)
+            if line
+            else ("wrong", "the check cell ran but printed no 'Correct' line")
+        )
     err = errors[0]
     if err.ename in NOT_DONE:
         return "not attempted", err.evalue
@@ -141,10 +162,15 @@ def _verdict(cell, index: int, earlier, stopped: str | None, stopped_at: int | N
     return "wrong", f"the check raised {err.ename}: {err.evalue}"
 
 
-def read_checks(nb, stopped: str | None = None, stopped_at: int | None = None) -> dict[str, tuple[str, str]]:
+def read_checks(
+    nb, stopped: str | None = None, stopped_at: int | None = None
+) -> dict[str, tuple[str, str]]:
     """{check name: (status, detail)} from the check cells of an executed notebook. A check called
     in several cells counts once: correct if one of them passed, else its last cell."""
-    found, earlier = {}, None  # earlier: (index, error) of the first failing cell that is not a check
+    found, earlier = (
+        {},
+        None,
+    )  # earlier: (index, error) of the first failing cell that is not a check
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -168,11 +194,27 @@ def _rows(path: Path, student: str, found: dict, chapters: set[str], fallback: s
     rows = []
     for name in sorted(set(found) | expected, key=lambda n: (_order(numbers.get(n, "?")), n)):
         status, detail = found.get(name) or fallback_verdict(name, fallback)
-        rows.append({"student": student, "exercise": numbers.get(name, "?"), "status": status,
-                     "detail": detail, "check": name, "notebook": str(path)})
+        rows.append(
+            {
+                "student": student,
+                "exercise": numbers.get(name, "?"),
+                "status": status,
+                "detail": detail,
+                "check": name,
+                "notebook": str(path),
+            }
+        )
     if not rows:
-        rows.append({"student": student, "exercise": "", "status": "not reached",
-                     "detail": fallback or "the notebook has no check cell", "check": "", "notebook": str(path)})
+        rows.append(
+            {
+                "student": student,
+                "exercise": "",
+                "status": "not reached",
+                "detail": fallback or "the notebook has no check cell",
+                "check": "",
+                "notebook": str(path),
+            }
+        )
     return rows
 
 
@@ -183,8 +225,9 @@ def fallback_verdict(name: str, why_unread: str) -> tuple[str, str]:
     return "not attempted", f"no cell calls checks.{name}(...): put the exercise's check cell back"
 
 
-def grade_notebook(path, timeout_s: float = DEFAULT_TIMEOUT_S, profile: str | None = None,
-                   cwd=None) -> Graded:
+def grade_notebook(
+    path, timeout_s: float = DEFAULT_TIMEOUT_S, profile: str | None = None, cwd=None
+) -> Graded:
     """Run one submitted notebook and grade its exercises (see the module's docstring)."""
     import nbformat
 
@@ -211,7 +254,9 @@ def grade_notebook(path, timeout_s: float = DEFAULT_TIMEOUT_S, profile: str | No
     return graded
 
 
-def grade(paths, timeout_s: float = DEFAULT_TIMEOUT_S, profile: str | None = None, cwd=None) -> list[Graded]:
+def grade(
+    paths, timeout_s: float = DEFAULT_TIMEOUT_S, profile: str | None = None, cwd=None
+) -> list[Graded]:
     """Grade each notebook in turn (a progress bar on a terminal, none in CI)."""
     from tqdm.auto import tqdm
 
@@ -242,8 +287,10 @@ def summary_lines(graded: list[Graded]) -> list[str]:
         rows = [r for g in items for r in g.rows]
         counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
         seconds = sum(g.seconds for g in items)
-        lines.append(f"{student}: {counts['correct']}/{len(rows)} correct, {counts['wrong']} wrong, "
-                     f"{counts['not attempted']} not attempted, {counts['not reached']} not reached "
-                     f"({seconds:.0f} s)")
+        lines.append(
+            f"{student}: {counts['correct']}/{len(rows)} correct, {counts['wrong']} wrong, "
+            f"{counts['not attempted']} not attempted, {counts['not reached']} not reached "
+            f"({seconds:.0f} s)"
+        )
         lines += [f"  {Path(g.notebook).name} {g.stopped}" for g in items if g.stopped]
     return lines

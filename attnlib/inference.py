@@ -7,6 +7,7 @@ Nothing is measured here: ``amp="auto"`` reuses the fast path recorded with the 
 from ``fit`` or ``load_run``, on the machine it was decided on), and runs fp32 for any other
 model (:func:`attnlib.fastpath.inference_amp`).
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -64,12 +65,20 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
     if x.dtype == torch.uint8:
         x = x.float().div(255.0)[:, None]  # (N, 1, H, W)
     if x.ndim != 4 or x.shape[1] != 1:
-        raise ValueError(f"images must be (N, H, W) uint8 or (N, 1, H, W) float, got {tuple(x.shape)}.")
+        raise ValueError(
+            f"images must be (N, H, W) uint8 or (N, 1, H, W) float, got {tuple(x.shape)}."
+        )
     param = next(model.parameters())
     amp = inference_amp(model, amp, param.device)  # decided once, not per batch
-    channels_last = any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last)
-                        and not p.is_contiguous() for p in model.parameters())
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format  # follow the model
+    channels_last = any(
+        p.dim() == 4
+        and p.is_contiguous(memory_format=torch.channels_last)
+        and not p.is_contiguous()
+        for p in model.parameters()
+    )
+    memory_format = (
+        torch.channels_last if channels_last else torch.contiguous_format
+    )  # follow the model
     was_training = model.training
     model.eval()
     views = VIEWS if tta else VIEWS[:1]  # VIEWS[0] = (0, False): the plain view
@@ -81,7 +90,9 @@ def predict(model, images, tta: bool = False, batch_size: int = 2, amp: str = "a
             v = torch.rot90(batch, k, (2, 3))
             v = v.flip(3) if flip else v
             with autocast(param.device, amp):
-                p = mean_logits(model(v)).float().softmax(1)[:, 1:]  # (B, 1, H, W), UNet++ heads averaged
+                p = (
+                    mean_logits(model(v)).float().softmax(1)[:, 1:]
+                )  # (B, 1, H, W), UNet++ heads averaged
             p = p.flip(3) if flip else p
             acc += torch.rot90(p, -k, (2, 3))[:, 0]
         probs.append((acc / len(views)).cpu())

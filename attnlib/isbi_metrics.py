@@ -47,6 +47,7 @@ with no ground-truth cell pixel scores 1.0 (nothing to disagree on; Fiji divides
 This module is the lower layer: it also holds the input checks that
 ``attnlib.metrics`` reuses.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,7 +59,9 @@ from skimage.metrics import contingency_table
 from skimage.segmentation import watershed
 
 DEFAULT_THRESHOLDS = tuple(i / 10 for i in range(10))  # 0.0, 0.1, ..., 0.9
-LABEL_FIX = "map ISBI PNG labels with (png > 0).astype(np.int64): 255 (cell) -> 1, 0 (membrane) -> 0"
+LABEL_FIX = (
+    "map ISBI PNG labels with (png > 0).astype(np.int64): 255 (cell) -> 1, 0 (membrane) -> 0"
+)
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -80,13 +83,18 @@ def check_inputs(pred_or_prob, label) -> tuple[np.ndarray, np.ndarray, bool]:
         raise ValueError(
             f"prediction has shape {pred.shape} but label has shape {lab.shape}; both must be "
             "(N, H, W) or (H, W). For logits (N, 2, H, W) pass logits.argmax(1) (class map) "
-            "or logits.softmax(1)[:, 1] (cell probability); drop a channel axis with squeeze(1).")
+            "or logits.softmax(1)[:, 1] (cell probability); drop a channel axis with squeeze(1)."
+        )
     if lab.ndim not in (2, 3) or lab.size == 0:
         raise ValueError(f"expected non-empty (N, H, W) or (H, W) arrays, got shape {lab.shape}")
     if lab.dtype.kind not in "biu":
-        raise ValueError(f"label must be an integer or bool class map, got dtype {lab.dtype}; {LABEL_FIX}")
+        raise ValueError(
+            f"label must be an integer or bool class map, got dtype {lab.dtype}; {LABEL_FIX}"
+        )
     if ((lab != 0) & (lab != 1)).any():
-        raise ValueError(f"label values must be 0 (membrane) or 1 (cell); found {np.unique(lab)[:8]}; {LABEL_FIX}")
+        raise ValueError(
+            f"label values must be 0 (membrane) or 1 (cell); found {np.unique(lab)[:8]}; {LABEL_FIX}"
+        )
     is_prob = pred.dtype.kind == "f"
     if is_prob:
         if not np.isfinite(pred).all():
@@ -94,14 +102,18 @@ def check_inputs(pred_or_prob, label) -> tuple[np.ndarray, np.ndarray, bool]:
         if pred.min() < 0 or pred.max() > 1:
             raise ValueError(
                 f"probabilities must lie in [0, 1], found [{pred.min():.4g}, {pred.max():.4g}]; "
-                "for logits use torch.softmax(logits, 1)[:, 1] (or a sigmoid for one channel)")
+                "for logits use torch.softmax(logits, 1)[:, 1] (or a sigmoid for one channel)"
+            )
     elif pred.dtype.kind in "biu":
         if ((pred != 0) & (pred != 1)).any():
             raise ValueError(
                 f"class-map prediction values must be 0 or 1, found {np.unique(pred)[:8]}; "
-                "pass logits.argmax(1), or a float cell probability")
+                "pass logits.argmax(1), or a float cell probability"
+            )
     else:
-        raise ValueError(f"prediction must be an int/bool class map or a float probability map, got dtype {pred.dtype}")
+        raise ValueError(
+            f"prediction must be an int/bool class map or a float probability map, got dtype {pred.dtype}"
+        )
     if lab.ndim == 2:
         pred, lab = pred[None], lab[None]
     return pred, lab.astype(np.int64, copy=False), is_prob
@@ -138,8 +150,13 @@ def thinned_segments(cell_mask: np.ndarray) -> np.ndarray:
     if markers.max() == 0:
         return np.ones(cell_mask.shape, dtype=np.int32)
     interior = _interior(cell_mask)
-    segments = watershed((~cell_mask).astype(np.uint8), np.where(interior, 0, markers),
-                         connectivity=1, mask=~interior, watershed_line=True)
+    segments = watershed(
+        (~cell_mask).astype(np.uint8),
+        np.where(interior, 0, markers),
+        connectivity=1,
+        mask=~interior,
+        watershed_line=True,
+    )
     segments[interior] = markers[interior]
     return segments
 
@@ -205,7 +222,9 @@ def isbi_scores(prob_or_pred, label, thresholds=None, workers: int | None = None
     (mean V_rand, mean V_info).
     """
     prob, lab, is_prob = check_inputs(prob_or_pred, label)
-    thresholds = tuple(DEFAULT_THRESHOLDS if thresholds is None else thresholds) if is_prob else (0.0,)
+    thresholds = (
+        tuple(DEFAULT_THRESHOLDS if thresholds is None else thresholds) if is_prob else (0.0,)
+    )
     workers = min(len(lab), workers or os.cpu_count() or 1)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:

@@ -15,6 +15,7 @@ All are deterministic: no randomness, the same slice always gives the same error
 scores see them), ``merge_sites`` where it joins them, and ``window`` a crop around
 a mask, for the pictures.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,9 @@ CROSS = ndimage.generate_binary_structure(2, 1)  # the 4-neighbourhood
 def _check(label) -> np.ndarray:
     label = np.asarray(label)
     if label.ndim != 2 or ((label != 0) & (label != 1)).any():
-        raise ValueError(f"expected one (H, W) label slice of 0 (membrane) / 1 (cell), got shape {label.shape}")
+        raise ValueError(
+            f"expected one (H, W) label slice of 0 (membrane) / 1 (cell), got shape {label.shape}"
+        )
     return label
 
 
@@ -61,10 +64,12 @@ def merge_gap(label, min_cell: int = 1500):
                 x = end
             x += 1
     if best is None:
-        raise ValueError(f"no membrane run separates two cells of >= {min_cell} pixels; lower min_cell")
+        raise ValueError(
+            f"no membrane run separates two cells of >= {min_cell} pixels; lower min_cell"
+        )
     length, _, row, start = best
     pred, changed = label.copy(), np.zeros(label.shape, bool)
-    changed[row, start:start + length] = True
+    changed[row, start : start + length] = True
     pred[changed] = 1
     return pred, changed
 
@@ -91,10 +96,15 @@ def split_line(label, min_part: float = 0.3):
     label = _check(label)
     cells = connected_components(label == 1, connectivity=1)
     cell = cells == np.argmax(np.bincount(cells.ravel())[1:]) + 1
-    cuts = [(cut, axis) for axis, view in ((0, cell), (1, cell.T))
-            if (cut := _best_row_cut(view, min_part)) is not None]
+    cuts = [
+        (cut, axis)
+        for axis, view in ((0, cell), (1, cell.T))
+        if (cut := _best_row_cut(view, min_part)) is not None
+    ]
     if not cuts:
-        raise ValueError("the largest cell has no row or column that splits it into two large parts")
+        raise ValueError(
+            "the largest cell has no row or column that splits it into two large parts"
+        )
     (_, index), axis = min(cuts)
     changed = np.zeros(label.shape, bool)
     if axis == 0:
@@ -157,7 +167,9 @@ def merge_sites(pred, label, min_cell: int = 0):
     cells = ground_truth_cells(label)
     big = np.bincount(cells.ravel()) >= min_cell
     big[0] = False
-    grown = watershed(np.zeros(mask.shape, np.uint8), np.where(mask, cells, 0), mask=mask, connectivity=1)
+    grown = watershed(
+        np.zeros(mask.shape, np.uint8), np.where(mask, cells, 0), mask=mask, connectivity=1
+    )
     sites = np.zeros(mask.shape, bool)
     for axis in (0, 1):
         a, b = np.moveaxis(grown, axis, 0)[1:], np.moveaxis(grown, axis, 0)[:-1]
@@ -176,4 +188,4 @@ def window(mask, size: int = 96):
     h, w = parts.shape
     r0 = int(np.clip((rows.min() + rows.max()) // 2 - size // 2, 0, h - size))
     c0 = int(np.clip((cols.min() + cols.max()) // 2 - size // 2, 0, w - size))
-    return np.s_[r0:r0 + size, c0:c0 + size]
+    return np.s_[r0 : r0 + size, c0 : c0 + size]

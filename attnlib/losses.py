@@ -29,6 +29,7 @@ one per head; every loss then returns the mean of the per-head losses.
 ``build_loss(name, **kwargs)`` returns one of these as a callable
 ``loss(logits, target)``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,27 +47,44 @@ TARGET_FIX = "ISBI PNG labels are 0/255: use (png > 0) as class 1 = cell, then .
 def check_logits_and_target(logits: torch.Tensor, target: torch.Tensor) -> None:
     """Raise ValueError, naming the shapes and the fix, unless the inputs fit."""
     if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise ValueError(f"logits and target must be torch tensors, got {type(logits).__name__} "
-                         f"and {type(target).__name__}; convert with torch.as_tensor(...)")
+        raise ValueError(
+            f"logits and target must be torch tensors, got {type(logits).__name__} "
+            f"and {type(target).__name__}; convert with torch.as_tensor(...)"
+        )
     if logits.dim() != 4:
-        raise ValueError(f"logits must be 4-D (B, C, H, W), got shape {tuple(logits.shape)}; "
-                         "for a single image add the batch axis with logits.unsqueeze(0)")
+        raise ValueError(
+            f"logits must be 4-D (B, C, H, W), got shape {tuple(logits.shape)}; "
+            "for a single image add the batch axis with logits.unsqueeze(0)"
+        )
     if not logits.is_floating_point():
-        raise ValueError(f"logits must be floating point, got {logits.dtype}; pass raw network outputs")
+        raise ValueError(
+            f"logits must be floating point, got {logits.dtype}; pass raw network outputs"
+        )
     batch, n_classes, height, width = logits.shape
     if n_classes < 2:
-        raise ValueError(f"logits need one channel per class (C >= 2), got C = {n_classes}; "
-                         "a 1-channel sigmoid output is not supported, use a 2-channel head")
+        raise ValueError(
+            f"logits need one channel per class (C >= 2), got C = {n_classes}; "
+            "a 1-channel sigmoid output is not supported, use a 2-channel head"
+        )
     if tuple(target.shape) != (batch, height, width):
-        fix = ("drop the channel axis with target.squeeze(1)"
-               if target.dim() == 4 and target.shape[1] == 1 else f"it must be (B, H, W) = {(batch, height, width)}")
-        raise ValueError(f"target shape {tuple(target.shape)} does not match logits shape "
-                         f"{tuple(logits.shape)}; {fix}")
+        fix = (
+            "drop the channel axis with target.squeeze(1)"
+            if target.dim() == 4 and target.shape[1] == 1
+            else f"it must be (B, H, W) = {(batch, height, width)}"
+        )
+        raise ValueError(
+            f"target shape {tuple(target.shape)} does not match logits shape "
+            f"{tuple(logits.shape)}; {fix}"
+        )
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise ValueError(f"target must hold integer class indices, got {target.dtype}; use target.long()")
+        raise ValueError(
+            f"target must hold integer class indices, got {target.dtype}; use target.long()"
+        )
     if target.numel() and (target.min() < 0 or target.max() >= n_classes):
-        raise ValueError(f"target values must be class indices in {{0..{n_classes - 1}}}, found "
-                         f"min {int(target.min())} and max {int(target.max())}; {TARGET_FIX}")
+        raise ValueError(
+            f"target values must be class indices in {{0..{n_classes - 1}}}, found "
+            f"min {int(target.min())} and max {int(target.max())}; {TARGET_FIX}"
+        )
 
 
 def supports_heads(loss_fn):
@@ -77,12 +95,14 @@ def supports_heads(loss_fn):
     loss and prediction are "averaged over these 4 feature maps"; averaging the logits before
     one loss is the other reading. Each head is checked on its own.
     """
+
     @functools.wraps(loss_fn)
     def wrapper(logits, target, **kwargs):
         heads = as_heads(logits)  # [(B, C, H, W)], or one per head
         if len(heads) == 1:
             return loss_fn(heads[0], target, **kwargs)
         return torch.stack([loss_fn(head, target, **kwargs) for head in heads]).mean()
+
     return wrapper
 
 
@@ -134,7 +154,9 @@ def soft_dice(logits, target, *, smooth: float = 1.0, squared: bool = False) -> 
     from both target and prediction at Dice 1 instead of 0/0.
     """
     if not smooth > 0:
-        raise ValueError(f"smooth must be > 0 (it keeps an absent class from giving 0/0), got {smooth}")
+        raise ValueError(
+            f"smooth must be > 0 (it keeps an absent class from giving 0/0), got {smooth}"
+        )
     prob, onehot = _probs_and_onehot(logits, target)
     dims = (0, 2, 3)  # batch and pixels: one Dice per class
     intersection = (prob * onehot).sum(dims)
@@ -147,8 +169,15 @@ def soft_dice(logits, target, *, smooth: float = 1.0, squared: bool = False) -> 
 
 
 @supports_heads
-def ce_dice(logits, target, *, dice_weight: float = 1.0, dice: str = "soft",
-            smooth: float = 1.0, weight: torch.Tensor | None = None) -> torch.Tensor:
+def ce_dice(
+    logits,
+    target,
+    *,
+    dice_weight: float = 1.0,
+    dice: str = "soft",
+    smooth: float = 1.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``cross_entropy + dice_weight * Dice``, Dice = ``soft_dice`` or ``seed_dice`` (``dice=``)."""
     if dice == "soft":
         dice_loss = soft_dice(logits, target, smooth=smooth)
@@ -159,8 +188,12 @@ def ce_dice(logits, target, *, dice_weight: float = 1.0, dice: str = "soft",
     return cross_entropy(logits, target, weight=weight) + dice_weight * dice_loss
 
 
-LOSSES = {"cross_entropy": cross_entropy, "seed_dice": seed_dice, "soft_dice": soft_dice,
-          "ce_dice": ce_dice}  # keyed by attnlib.names.LOSSES
+LOSSES = {
+    "cross_entropy": cross_entropy,
+    "seed_dice": seed_dice,
+    "soft_dice": soft_dice,
+    "ce_dice": ce_dice,
+}  # keyed by attnlib.names.LOSSES
 
 
 def build_loss(name: str, **kwargs):

@@ -40,6 +40,7 @@ prediction with the classes swapped scores 1.0), and they do not notice two cell
 merged through a gap in a membrane. The challenge's own scores do; they live in
 :mod:`attnlib.isbi_metrics` and are re-exported here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,9 +49,22 @@ from attnlib.isbi_metrics import check_inputs, isbi_scores, isbi_vinfo, isbi_vra
 from attnlib.tables import fmt_number, markdown_table
 
 __all__ = [
-    "confusion", "pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class",
-    "accuracy_from_confusion", "iou_from_confusion", "vrand_from_confusion", "vinfo_from_confusion",
-    "class_scores", "isbi_scores", "isbi_vrand", "isbi_vinfo", "evaluate", "format_table", "METRICS",
+    "confusion",
+    "pixel_accuracy",
+    "mean_iou",
+    "vrand_class",
+    "vinfo_class",
+    "accuracy_from_confusion",
+    "iou_from_confusion",
+    "vrand_from_confusion",
+    "vinfo_from_confusion",
+    "class_scores",
+    "isbi_scores",
+    "isbi_vrand",
+    "isbi_vinfo",
+    "evaluate",
+    "format_table",
+    "METRICS",
 ]
 
 METRICS = ("pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo")
@@ -66,7 +80,9 @@ def confusion(pred, label, per_image: bool = False) -> np.ndarray:
     """
     pred, label, is_prob = check_inputs(pred, label)
     if is_prob:
-        raise ValueError("confusion() needs a class map; threshold probabilities first, e.g. (prob > 0.5)")
+        raise ValueError(
+            "confusion() needs a class map; threshold probabilities first, e.g. (prob > 0.5)"
+        )
     n_images = label.shape[0]
     image = np.arange(n_images).reshape(-1, 1, 1)
     codes = (4 * image + 2 * pred.astype(np.int64) + label).ravel()
@@ -171,12 +187,19 @@ def evaluate(pred_or_prob, label, thresholds=None, curves: bool = False):
     pred, label, is_prob = check_inputs(pred_or_prob, label)
     class_map = (pred > 0.5).astype(np.uint8) if is_prob else pred
     isbi = isbi_scores(pred, label, thresholds)
-    scores = {**class_scores(class_map, label), "isbi_vrand": isbi["isbi_vrand"], "isbi_vinfo": isbi["isbi_vinfo"]}
+    scores = {
+        **class_scores(class_map, label),
+        "isbi_vrand": isbi["isbi_vrand"],
+        "isbi_vinfo": isbi["isbi_vinfo"],
+    }
     if not curves:
         return scores
     per = isbi["per_threshold"]  # {threshold: (V_rand, V_info)}
-    curve = {"thresholds": list(per), "isbi_vrand": [v[0] for v in per.values()],
-             "isbi_vinfo": [v[1] for v in per.values()]}
+    curve = {
+        "thresholds": list(per),
+        "isbi_vrand": [v[0] for v in per.values()],
+        "isbi_vinfo": [v[1] for v in per.values()],
+    }
     return scores, curve
 
 

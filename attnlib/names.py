@@ -9,6 +9,7 @@ profiles' names are the keys of :data:`attnlib.config.PROFILES`.
 
 This module imports nothing, so every other module may import it.
 """
+
 from __future__ import annotations
 
 PAPER_WIDTHS = (64, 128, 256, 512, 1024)  # channels per level in the paper (Sec. 4.3 and its code)
@@ -17,9 +18,11 @@ MODELS = ("unet", "unetpp")
 GATES = ("none", "sse", "additive")  # "none": the plain skip; in code the gate is then None
 DEEP_SUPERVISION = ("mean", "heads")  # UNet++: average the heads' logits, or return each head
 LOSSES = ("cross_entropy", "seed_dice", "soft_dice", "ce_dice")  # canonical names
-LOSS_ALIASES = {"ce": "cross_entropy",
-                "crossentropy": "cross_entropy",  # the paper's --loss CrossEntropy
-                "dice": "seed_dice"}  # the paper's --loss Dice is its DiceLoss, i.e. seed_dice
+LOSS_ALIASES = {
+    "ce": "cross_entropy",
+    "crossentropy": "cross_entropy",  # the paper's --loss CrossEntropy
+    "dice": "seed_dice",
+}  # the paper's --loss Dice is its DiceLoss, i.e. seed_dice
 # "upright": the paper's without the steps that turn the vertical direction (vertical flip,
 # 90-degree rotation); "photometric": its noise, blur and distortion steps alone; "geometric":
 # its rotation and flips alone (the augmentation grid, experiments/augmentation.yaml)
@@ -58,5 +61,7 @@ def loss_name(name: str) -> str:
     key = str(name).strip().lower().replace("-", "_")
     key = LOSS_ALIASES.get(key, key)
     if key not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted([*LOSSES, *LOSS_ALIASES]))}")
+        raise ValueError(
+            f"unknown loss {name!r}; valid names: {', '.join(sorted([*LOSSES, *LOSS_ALIASES]))}"
+        )
     return key

@@ -5,13 +5,16 @@ Microscopy Images", Tables 1 and 2 (best epoch of 500, chosen on the 5 test slic
 each). Keys are the configuration names of ``experiments/paper.yaml``. The claims are tested
 on our runs with :mod:`attnlib.stats` (paired by seed, t interval, :data:`attnlib.stats.VERDICT_RULE`).
 """
+
 from __future__ import annotations
 
 from attnlib.metrics import METRICS
 from attnlib.stats import VERDICT_RULE, mean_sd, paired_difference, per_seed, verdict
 from attnlib.tables import fmt_interval, fmt_mean_sd, fmt_number, markdown_table
 
-METRICS4 = METRICS[:4]  # the paper's four: pixel accuracy, mIoU, V_rand, V_info (of the class table)
+METRICS4 = METRICS[
+    :4
+]  # the paper's four: pixel accuracy, mIoU, V_rand, V_info (of the class table)
 
 PAPER_RESULTS = {  # Table 1 and Table 2: pixel acc, mIoU, V_rand, V_info
     "unet": (0.9278, 0.8028, 0.9018, 0.5153),
@@ -39,7 +42,9 @@ def paper_value(config: str, metric: str = "mean_iou") -> float:
     return PAPER_RESULTS[config][METRICS4.index(metric)]
 
 
-def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop") -> list[dict]:
+def check_claims(
+    rows: list[dict], protocol: str, metric: str = "mean_iou", scale: str = "laptop"
+) -> list[dict]:
     """Test each of :data:`CLAIMS` on per-seed rows (``batch.summary.collect``) under one protocol.
 
     Returns one dict per claim: each side's mean and sd over its seeds (``better_mean``, ...),
@@ -49,19 +54,38 @@ def check_claims(rows: list[dict], protocol: str, metric: str = "mean_iou", scal
     out = []
     for claim, better, worse in CLAIMS:
         per = {cfg: per_seed(rows, cfg, protocol, metric) for cfg in (better, worse)}
-        sides = {f"{side}_{k}": v for side, cfg in (("better", better), ("worse", worse))
-                 for k, v in zip(("mean", "sd"), mean_sd(per[cfg].values()))}
+        sides = {
+            f"{side}_{k}": v
+            for side, cfg in (("better", better), ("worse", worse))
+            for k, v in zip(("mean", "sd"), mean_sd(per[cfg].values()))
+        }
         diff = paired_difference(per[better], per[worse])
         paper_diff = paper_value(better, metric) - paper_value(worse, metric)
         inside = None if diff["lo"] is None else bool(diff["lo"] <= paper_diff <= diff["hi"])
-        out.append({"claim": claim, "better": better, "worse": worse, **sides, "paper_diff": paper_diff, **diff,
-                    "verdict": verdict(diff) if diff["n"] else "not run", "paper_inside": inside,
-                    "label": f"{scale}, n={diff['n']}"})
+        out.append(
+            {
+                "claim": claim,
+                "better": better,
+                "worse": worse,
+                **sides,
+                "paper_diff": paper_diff,
+                **diff,
+                "verdict": verdict(diff) if diff["n"] else "not run",
+                "paper_inside": inside,
+                "label": f"{scale}, n={diff['n']}",
+            }
+        )
     return out
 
 
-LABELS = {"pixel_accuracy": "pixel acc.", "mean_iou": "mIoU", "vrand_class": "V_rand (class)",
-          "vinfo_class": "V_info (class)", "isbi_vrand": "ISBI V_rand", "isbi_vinfo": "ISBI V_info"}
+LABELS = {
+    "pixel_accuracy": "pixel acc.",
+    "mean_iou": "mIoU",
+    "vrand_class": "V_rand (class)",
+    "vinfo_class": "V_info (class)",
+    "isbi_vrand": "ISBI V_rand",
+    "isbi_vinfo": "ISBI V_info",
+}
 
 
 def claims_table(claims: list[dict], digits: int = 4) -> str:
@@ -69,18 +93,32 @@ def claims_table(claims: list[dict], digits: int = 4) -> str:
     rows = []
     for c in claims:
         inside = {None: "n/a", True: "inside", False: "outside"}[c["paper_inside"]]
-        rows.append([f"{c['claim']}: {c['better']} - {c['worse']} ({c['label']})",
-                     fmt_mean_sd(c.get("better_mean"), c.get("better_sd"), digits),
-                     fmt_mean_sd(c.get("worse_mean"), c.get("worse_sd"), digits),
-                     f"{fmt_number(c['paper_diff'], digits, True)}, {inside}",
-                     fmt_mean_sd(c["mean"], c["sd"], digits, sign=True),
-                     fmt_interval(c["lo"], c["hi"], digits), c["verdict"]])
-    header = ["claim: A - B (scale)", "A: mean ± sd", "B: mean ± sd", "paper Δ, in our interval?", "our Δ ± sd",
-              "95% interval", "verdict"]
+        rows.append(
+            [
+                f"{c['claim']}: {c['better']} - {c['worse']} ({c['label']})",
+                fmt_mean_sd(c.get("better_mean"), c.get("better_sd"), digits),
+                fmt_mean_sd(c.get("worse_mean"), c.get("worse_sd"), digits),
+                f"{fmt_number(c['paper_diff'], digits, True)}, {inside}",
+                fmt_mean_sd(c["mean"], c["sd"], digits, sign=True),
+                fmt_interval(c["lo"], c["hi"], digits),
+                c["verdict"],
+            ]
+        )
+    header = [
+        "claim: A - B (scale)",
+        "A: mean ± sd",
+        "B: mean ± sd",
+        "paper Δ, in our interval?",
+        "our Δ ± sd",
+        "95% interval",
+        "verdict",
+    ]
     return markdown_table(header, rows)
 
 
-def results_table(rows: list[dict], configs, metrics=METRICS4, scale: str = "laptop", digits: int = 4) -> str:
+def results_table(
+    rows: list[dict], configs, metrics=METRICS4, scale: str = "laptop", digits: int = 4
+) -> str:
     """Markdown table of the paper's numbers beside ours (mean ± sd over seeds, both protocols).
 
     ``rows``: per-seed rows (``batch.summary.collect``). Every row of ours says its scale and
@@ -88,13 +126,23 @@ def results_table(rows: list[dict], configs, metrics=METRICS4, scale: str = "lap
     body = []
     for cfg in configs:
         if cfg in PAPER_RESULTS:
-            body.append([cfg, "paper (one run, best epoch on test)",
-                         *(fmt_number(paper_value(cfg, m), digits) if m in METRICS4 else "n/a" for m in metrics)])
+            body.append(
+                [
+                    cfg,
+                    "paper (one run, best epoch on test)",
+                    *(
+                        fmt_number(paper_value(cfg, m), digits) if m in METRICS4 else "n/a"
+                        for m in metrics
+                    ),
+                ]
+            )
         for protocol in ("honest", "paper_protocol"):
             mine = [r for r in rows if r["config"] == cfg and r["protocol"] == protocol]
             if mine:
                 cells = [fmt_mean_sd(*mean_sd(r[m] for r in mine), digits) for m in metrics]
-                body.append([cfg, f"ours, {protocol.replace('_', ' ')} ({scale}, n={len(mine)})", *cells])
+                body.append(
+                    [cfg, f"ours, {protocol.replace('_', ' ')} ({scale}, n={len(mine)})", *cells]
+                )
     return markdown_table(["config", "source", *(LABELS.get(m, m) for m in metrics)], body)
 
 
@@ -104,11 +152,19 @@ def claims_summary(rows: list[dict], scale: str = "laptop") -> tuple[str, list[d
     present = {r["config"] for r in rows}
     out, parts = [], []
     for protocol in ("honest", "paper_protocol"):
-        claims = [c | {"protocol": protocol} for c in check_claims(rows, protocol, scale=scale)
-                  if c["better"] in present and c["worse"] in present]
+        claims = [
+            c | {"protocol": protocol}
+            for c in check_claims(rows, protocol, scale=scale)
+            if c["better"] in present and c["worse"] in present
+        ]
         if claims:
             out += claims
-            parts += ["", f"Paired differences in mIoU, {protocol.replace('_', ' ')}:", "", claims_table(claims)]
+            parts += [
+                "",
+                f"Paired differences in mIoU, {protocol.replace('_', ' ')}:",
+                "",
+                claims_table(claims),
+            ]
     if not out:
         return "", []
     return "\n".join(["", "## The paper's claims", "", VERDICT_RULE, *parts]), out

@@ -3,6 +3,7 @@
 Every function draws with matplotlib and returns the ``Figure``; nothing is shown or saved
 here (notebooks display the figure, ``fig.savefig`` saves it).
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -32,7 +33,12 @@ def show_slices(images, masks=None, titles=None, ncols=5, size=2.4):
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i < n:
-            overlay(ax, images[i], None if masks is None else masks[i], None if titles is None else titles[i])
+            overlay(
+                ax,
+                images[i],
+                None if masks is None else masks[i],
+                None if titles is None else titles[i],
+            )
         else:
             ax.set_axis_off()
     fig.tight_layout()
@@ -50,10 +56,18 @@ def plot_history(record, metrics=("mean_iou", "isbi_vrand")):
         b.plot(epochs, [e["test"][m] for e in evals], marker=".", label=f"test {m}")
         if evals and "val" in evals[0]:
             b.plot(epochs, [e["val"][m] for e in evals], ls="--", label=f"val {m}")
-    styles = {"paper_protocol": ("tab:red", "best on test (paper)"), "honest": ("tab:green", "honest")}
+    styles = {
+        "paper_protocol": ("tab:red", "best on test (paper)"),
+        "honest": ("tab:green", "honest"),
+    }
     for key, (color, label) in styles.items():
         if key in summary:
-            b.axvline(summary[key]["epoch"], color=color, ls=":", label=f"{label}: epoch {summary[key]['epoch']}")
+            b.axvline(
+                summary[key]["epoch"],
+                color=color,
+                ls=":",
+                label=f"{label}: epoch {summary[key]['epoch']}",
+            )
     b.set(xlabel="epoch", ylabel="score on slices 25-29", title="held-out metrics")
     b.legend(fontsize=7)
     fig.tight_layout()
@@ -80,8 +94,15 @@ def _error_rgb(pred, label) -> np.ndarray:
 
 def _error_legend(fig, fontsize=9):
     handles = [Patch(color=c, label=name) for name, c in ERROR_COLOURS.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=fontsize,
-               frameon=False, handlelength=1.2, columnspacing=1.0)
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=fontsize,
+        frameon=False,
+        handlelength=1.2,
+        columnspacing=1.0,
+    )
 
 
 def _bare(ax):
@@ -124,8 +145,9 @@ def plot_predictions(images, labels, probs, indices=None, threshold=0.5, scores=
         axes[2, j].imshow(probs[j], cmap="gray", vmin=0, vmax=1)
         axes[3, j].imshow(_error_rgb(pred, labels[j]))
         axes[0, j].set_title(f"slice {idx[j]}", fontsize=9)
-        axes[3, j].set_title(f"mIoU {scores['mean_iou'][j]:.3f}\n"
-                             f"V_rand {scores['isbi_vrand'][j]:.3f}", fontsize=9)
+        axes[3, j].set_title(
+            f"mIoU {scores['mean_iou'][j]:.3f}\nV_rand {scores['isbi_vrand'][j]:.3f}", fontsize=9
+        )
         for ax in axes[:, j]:
             _bare(ax)
     for ax, name in zip(axes[:, 0], ["image", "label", "P(cell)", f"errors at {threshold:g}"]):
@@ -195,8 +217,14 @@ def plot_threshold_sweep(sweeps, slices_name="the choice slices"):
         for name, sw in sweeps.items():
             (line,) = ax.plot(sw["thresholds"], sw[metric], marker=".", label=name)
             best = sw["best"][metric]
-            ax.plot(best, sw[metric][sw["thresholds"].index(best)], "o", ms=8, mfc="none",
-                    color=line.get_color())
+            ax.plot(
+                best,
+                sw[metric][sw["thresholds"].index(best)],
+                "o",
+                ms=8,
+                mfc="none",
+                color=line.get_color(),
+            )
         ax.axvline(0.5, color="0.6", ls=":", lw=1)
         ax.set_xlabel("threshold on P(cell)", fontsize=9)
         ax.set_title(f"{title} on {slices_name}", fontsize=9)
@@ -240,7 +268,9 @@ def plot_claims(claims, xlabel="A - B in mIoU (paired by seed)"):
         if c["lo"] is not None:
             ax.hlines(y, c["lo"], c["hi"], color=color, lw=2)
         first = c["claim"] == names[0]
-        ax.plot(c["mean"], y, "o", color=color, label=c["protocol"].replace("_", " ") if first else None)
+        ax.plot(
+            c["mean"], y, "o", color=color, label=c["protocol"].replace("_", " ") if first else None
+        )
     for i, name in enumerate(names):
         paper_diff = next(c["paper_diff"] for c in claims if c["claim"] == name)
         ax.plot(paper_diff, i, "kx", ms=8, label="paper (one run)" if i == 0 else None)
@@ -265,7 +295,11 @@ def plot_isbi_curves(curves, metric="isbi_vrand", slices_name="slices 25-29"):
         v = np.array([c[metric] for c in cs])  # (seeds, thresholds)
         (line,) = ax.plot(t, v.mean(0), marker=".", label=f"{config} (n={len(cs)})")
         ax.fill_between(t, v.min(0), v.max(0), color=line.get_color(), alpha=0.15)
-    ax.set(xlabel="threshold on P(cell)", ylabel=metric, title=f"{metric} on {slices_name}, last evaluation")
+    ax.set(
+        xlabel="threshold on P(cell)",
+        ylabel=metric,
+        title=f"{metric} on {slices_name}, last evaluation",
+    )
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig

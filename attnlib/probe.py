@@ -27,6 +27,7 @@ all and take fp32, NCHW on every machine: their numbers never depend on a timing
 The decision is logged (``logging.getLogger("attnlib.probe")``, level INFO); the command line
 prints it in one line, the library prints nothing.
 """
+
 from __future__ import annotations
 
 import copy
@@ -47,7 +48,9 @@ log = logging.getLogger(__name__)
 BUDGET_S = 15.0  # the probe's target cost, warm-up included
 MIN_ROUNDS, MAX_ROUNDS = 3, 8
 ROUND_S = 0.1  # each combination runs at least this long per round (several steps when tiny)
-PAYBACK_S = BUDGET_S  # a run estimated to train in less is not probed: it could not win the probe back
+PAYBACK_S = (
+    BUDGET_S  # a run estimated to train in less is not probed: it could not win the probe back
+)
 CACHE_ENV = "ATTNLIB_FASTPATH_CACHE"
 
 
@@ -62,10 +65,19 @@ def cache_path() -> Path:
 
 def cache_key(config) -> dict:
     """What a measured decision depends on: the machine, torch, the model and the step's size."""
-    return {"cpu": cpu.cpu_name(), "onednn_cap": cpu.onednn_cap(), "torch": torch.__version__,
-            "model": config.model, "gate": config.gate, "widths": list(config.widths), "crop": config.crop,
-            "batch": config.effective_batch_size, "threads": torch.get_num_threads(),
-            "amp": config.amp, "channels_last": config.channels_last}
+    return {
+        "cpu": cpu.cpu_name(),
+        "onednn_cap": cpu.onednn_cap(),
+        "torch": torch.__version__,
+        "model": config.model,
+        "gate": config.gate,
+        "widths": list(config.widths),
+        "crop": config.crop,
+        "batch": config.effective_batch_size,
+        "threads": torch.get_num_threads(),
+        "amp": config.amp,
+        "channels_last": config.channels_last,
+    }
 
 
 def _key_text(key: dict) -> str:
@@ -111,13 +123,17 @@ def _steps(model, opt, loss_fn, batch: int, crop: int, device, combos, copies: d
     x = torch.rand(batch, 1, crop, crop, generator=gen).to(device)  # (B, 1, H, W)
     y = (torch.rand(batch, crop, crop, generator=gen) > 0.3).long().to(device)  # (B, H, W)
     for cl in sorted({cl for _, cl in combos} - set(copies)):
-        m, o = copy.deepcopy((model, opt))  # one deepcopy: the optimizer keeps the copy's parameters
+        m, o = copy.deepcopy(
+            (model, opt)
+        )  # one deepcopy: the optimizer keeps the copy's parameters
         copies[cl] = (m.to(memory_format=torch.channels_last) if cl else m).train(), o
     steps = {}
     for amp, cl in combos:
         m, o = copies[cl]
         xc = x.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
-        steps[fastpath.label(amp, cl)] = (lambda m=m, o=o, xc=xc, amp=amp: train_step(m, xc, y, o, loss_fn, amp))
+        steps[fastpath.label(amp, cl)] = lambda m=m, o=o, xc=xc, amp=amp: train_step(
+            m, xc, y, o, loss_fn, amp
+        )
     return steps
 
 
@@ -131,8 +147,18 @@ def _warm(step) -> float:
     return first if first > WARM_ONCE_S else _timed(step, 1)
 
 
-def measure(model, opt, loss_fn, batch: int, crop: int, device, combos, total_steps: int | None = None,
-            budget_s: float | None = None, rounds: int | None = None) -> dict:
+def measure(
+    model,
+    opt,
+    loss_fn,
+    batch: int,
+    crop: int,
+    device,
+    combos,
+    total_steps: int | None = None,
+    budget_s: float | None = None,
+    rounds: int | None = None,
+) -> dict:
     """Time the training step in each of ``combos`` (``(amp, channels_last)`` pairs), interleaved.
 
     Returns ``{"seconds": {label: [seconds per step, one per round]}, "warmup_seconds",
@@ -147,9 +173,12 @@ def measure(model, opt, loss_fn, batch: int, crop: int, device, combos, total_st
         estimate = next(iter(warm.values())) * (total_steps or 0)
         out = {"batch": batch, "crop": crop, "combinations": [fastpath.label(*c) for c in combos]}
         if total_steps is not None and estimate < PAYBACK_S:
-            return out | {"skipped": f"the run's {total_steps} steps take about {estimate:.0f} s, "
-                                     f"too few to pay for a probe (under {PAYBACK_S:.0f} s)",
-                          "warmup_seconds": warm, "cost_s": time.perf_counter() - t0}
+            return out | {
+                "skipped": f"the run's {total_steps} steps take about {estimate:.0f} s, "
+                f"too few to pay for a probe (under {PAYBACK_S:.0f} s)",
+                "warmup_seconds": warm,
+                "cost_s": time.perf_counter() - t0,
+            }
         steps = _steps(model, opt, loss_fn, batch, crop, device, combos, copies)
         warm |= {label: _warm(step) for label, step in steps.items() if label not in warm}
         k = max(1, math.ceil(ROUND_S / min(warm.values())))
@@ -158,14 +187,27 @@ def measure(model, opt, loss_fn, batch: int, crop: int, device, combos, total_st
         rounds = rounds or min(MAX_ROUNDS, max(MIN_ROUNDS, int(left / per_round)))
         seconds: dict[str, list[float]] = {label: [] for label in steps}
         for r in range(rounds):
-            for label in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
+            for label in list(steps) if r % 2 == 0 else list(steps)[::-1]:
                 seconds[label].append(_timed(steps[label], k))
-    return out | {"seconds": seconds, "warmup_seconds": warm, "rounds": rounds, "steps_per_round": k,
-                  "cost_s": time.perf_counter() - t0}
+    return out | {
+        "seconds": seconds,
+        "warmup_seconds": warm,
+        "rounds": rounds,
+        "steps_per_round": k,
+        "cost_s": time.perf_counter() - t0,
+    }
 
 
-def fast_path(config, device: torch.device, model, opt, loss_fn, total_steps: int | None,
-              recorded: dict | None = None, budget_s: float | None = None) -> dict:
+def fast_path(
+    config,
+    device: torch.device,
+    model,
+    opt,
+    loss_fn,
+    total_steps: int | None,
+    recorded: dict | None = None,
+    budget_s: float | None = None,
+) -> dict:
     """The run's fast path (see the module doc); ``recorded``: the checkpoint's, reused as it is.
     ``total_steps=None``: never too short to measure (the benchmarks)."""
     if recorded:
@@ -185,7 +227,9 @@ def fast_path_for(config, device: torch.device, budget_s: float | None = None) -
     return fast_path(config, device, model, opt, loss_fn, None, budget_s=budget_s)
 
 
-def _decide(config, device, model, opt, loss_fn, total_steps: int | None, budget_s: float | None = None) -> dict:
+def _decide(
+    config, device, model, opt, loss_fn, total_steps: int | None, budget_s: float | None = None
+) -> dict:
     ruled = fastpath.rule(device, config.amp, config.channels_last, config.deterministic)
     if ruled is not None:
         by = "set" if config.amp != "auto" and config.channels_last is not None else "rule"
@@ -194,16 +238,43 @@ def _decide(config, device, model, opt, loss_fn, total_steps: int | None, budget
     hit = load_cache(path).get(_key_text(key))
     if hit:
         why = f"{hit['why']} (measured {hit['measured']}, cached in {path})"
-        return fastpath.record(device, hit["amp"], hit["channels_last"], why, "cache", config.compile, hit["probe"])
+        return fastpath.record(
+            device, hit["amp"], hit["channels_last"], why, "cache", config.compile, hit["probe"]
+        )
     combos = fastpath.candidates(config.amp, config.channels_last)
-    probe = measure(model, opt, loss_fn, config.effective_batch_size, config.crop or 512, device, combos, total_steps,
-                    budget_s)
+    probe = measure(
+        model,
+        opt,
+        loss_fn,
+        config.effective_batch_size,
+        config.crop or 512,
+        device,
+        combos,
+        total_steps,
+        budget_s,
+    )
     if "skipped" in probe:
         amp, cl = combos[0]
-        return fastpath.record(device, amp, cl, f"{probe['skipped']}: {fastpath.label(amp, cl)}", "short run",
-                               config.compile, probe)
+        return fastpath.record(
+            device,
+            amp,
+            cl,
+            f"{probe['skipped']}: {fastpath.label(amp, cl)}",
+            "short run",
+            config.compile,
+            probe,
+        )
     amp, cl, why = fastpath.decide(probe["seconds"], config.amp, config.channels_last)
     why = f"measured {probe['rounds']} rounds in {probe['cost_s']:.1f} s: {why}"
-    store(key, {"amp": amp, "channels_last": cl, "why": why, "probe": probe,
-                "measured": time.strftime("%Y-%m-%d %H:%M")}, path)
+    store(
+        key,
+        {
+            "amp": amp,
+            "channels_last": cl,
+            "why": why,
+            "probe": probe,
+            "measured": time.strftime("%Y-%m-%d %H:%M"),
+        },
+        path,
+    )
     return fastpath.record(device, amp, cl, why, "probe", config.compile, probe)

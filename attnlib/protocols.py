@@ -16,6 +16,7 @@ Every evaluation keeps the ISBI scores at every threshold (``isbi_curves``), so 
 costs one extra ISBI evaluation per run at most. The challenge's own protocol (max over
 thresholds on 25-29) is reported next to the honest one, labelled as such.
 """
+
 from __future__ import annotations
 
 THRESHOLD_SLICES = (20, 21, 22, 23, 24)  # where the paper split chooses its ISBI threshold
@@ -40,17 +41,25 @@ def honest_isbi(chosen: dict, choice_curve: dict, chosen_on: str) -> dict:
     test_curve = chosen["isbi_curves"]["test"]
     thresholds = {m: best_threshold(choice_curve, m) for m in ISBI}
     test = dict(chosen["test"]) | {m: at_threshold(test_curve, m, t) for m, t in thresholds.items()}
-    return {"test": test, "isbi_thresholds": {"vrand": thresholds["isbi_vrand"],
-                                              "vinfo": thresholds["isbi_vinfo"], "chosen_on": chosen_on}}
+    return {
+        "test": test,
+        "isbi_thresholds": {
+            "vrand": thresholds["isbi_vrand"],
+            "vinfo": thresholds["isbi_vinfo"],
+            "chosen_on": chosen_on,
+        },
+    }
 
 
 def challenge_protocol(chosen: dict) -> dict:
     """The ISBI challenge's own protocol at one evaluation: the max over thresholds on 25-29."""
     curve = chosen["isbi_curves"]["test"]
-    return {"rule": "ISBI challenge protocol: the best threshold on the scored slices 25-29 (optimistic)",
-            **{m: max(curve[m]) for m in ISBI},
-            "vrand_threshold": best_threshold(curve, "isbi_vrand"),
-            "vinfo_threshold": best_threshold(curve, "isbi_vinfo")}
+    return {
+        "rule": "ISBI challenge protocol: the best threshold on the scored slices 25-29 (optimistic)",
+        **{m: max(curve[m]) for m in ISBI},
+        "vrand_threshold": best_threshold(curve, "isbi_vrand"),
+        "vinfo_threshold": best_threshold(curve, "isbi_vinfo"),
+    }
 
 
 def summarize(evals: list[dict], has_val: bool, threshold_curve: dict | None = None) -> dict:
@@ -66,7 +75,10 @@ def summarize(evals: list[dict], has_val: bool, threshold_curve: dict | None = N
         return {}
     best = max(evals, key=lambda e: e["test"]["mean_iou"])
     if has_val:
-        pick, rule = max(evals, key=lambda e: e["val"]["mean_iou"]), "best validation mIoU (chosen without the test slices)"
+        pick, rule = (
+            max(evals, key=lambda e: e["val"]["mean_iou"]),
+            "best validation mIoU (chosen without the test slices)",
+        )
     else:
         pick, rule = evals[-1], "last evaluation (no selection)"
     honest = {"rule": rule, "epoch": pick["epoch"], "test": pick["test"]}
@@ -79,9 +91,12 @@ def summarize(evals: list[dict], has_val: bool, threshold_curve: dict | None = N
             honest |= honest_isbi(pick, curve, where)
             honest["challenge_protocol"] = challenge_protocol(pick)
     return {
-        "paper_protocol": {"rule": "best test mIoU over evaluations (selected ON the test slices, optimistic); "
-                                   "ISBI scores at the best threshold on 25-29",
-                           "epoch": best["epoch"], "test": best["test"]},
+        "paper_protocol": {
+            "rule": "best test mIoU over evaluations (selected ON the test slices, optimistic); "
+            "ISBI scores at the best threshold on 25-29",
+            "epoch": best["epoch"],
+            "test": best["test"],
+        },
         "honest": honest,
     }
 
@@ -94,5 +109,8 @@ def optimism(rows: list[dict], metric: str = "mean_iou") -> dict[tuple, float]:
     by_run: dict[tuple, dict] = {}
     for r in rows:
         by_run.setdefault((r["config"], r["seed"]), {})[r["protocol"]] = r[metric]
-    return {run: v["paper_protocol"] - v["honest"] for run, v in by_run.items()
-            if {"paper_protocol", "honest"} <= set(v)}
+    return {
+        run: v["paper_protocol"] - v["honest"]
+        for run, v in by_run.items()
+        if {"paper_protocol", "honest"} <= set(v)
+    }

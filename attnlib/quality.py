@@ -15,6 +15,7 @@ Every function reads only the slices it is given (``threshold_sweep`` takes
 ``slices=`` to pick them from a whole stack), so a threshold chosen here on
 non-test slices is a choice the test slices had no part in.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,10 +68,11 @@ def slice_scores(probs, labels, threshold: float = 0.5) -> dict:
     """
     probs, labels = np.asarray(probs), np.asarray(labels)
     pred = (probs > threshold).astype(np.uint8)
-    vrand = [isbi_scores(pred[i], labels[i])["isbi_vrand"]
-             for i in range(len(pred))]
-    return {"mean_iou": np.asarray(mean_iou(pred, labels, per_image=True)),
-            "isbi_vrand": np.asarray(vrand)}
+    vrand = [isbi_scores(pred[i], labels[i])["isbi_vrand"] for i in range(len(pred))]
+    return {
+        "mean_iou": np.asarray(mean_iou(pred, labels, per_image=True)),
+        "isbi_vrand": np.asarray(vrand),
+    }
 
 
 def membrane_fraction(probs, threshold: float = 0.5) -> float:
@@ -105,8 +107,7 @@ def _neighbours(region: np.ndarray, ring: int) -> np.ndarray:
 
 def _shared(ids_a, ids_b, min_pixels: int) -> dict:
     """{id_a: set of ids_b it meets on >= min_pixels pixels} (ids > 0)."""
-    pairs, counts = np.unique(np.stack([ids_a, ids_b]), axis=1,
-                              return_counts=True)
+    pairs, counts = np.unique(np.stack([ids_a, ids_b]), axis=1, return_counts=True)
     out: dict = {}
     for (a, b), c in zip(pairs.T, counts):
         if a > 0 and b > 0 and c >= min_pixels:
@@ -114,8 +115,7 @@ def _shared(ids_a, ids_b, min_pixels: int) -> dict:
     return out
 
 
-def classify_error(region, pred, label, ring: int = 3,
-                   min_pixels: int = 3) -> str:
+def classify_error(region, pred, label, ring: int = 3, min_pixels: int = 3) -> str:
     """Name one connected error region (a key of :data:`ERROR_KINDS`).
 
     Args:
@@ -161,14 +161,20 @@ def worst_errors(pred, label, top: int = 4) -> list[dict]:
     found = []
     for code in (MISSED, FALSE):
         comps = connected_components(errors == code, connectivity=2)
-        found += [(r.area, code, r.label, r.bbox, comps)
-                  for r in regionprops(comps)]
+        found += [(r.area, code, r.label, r.bbox, comps) for r in regionprops(comps)]
     found.sort(key=lambda f: -f[0])
     out = []
     for area, code, lab, bbox, comps in found[:top]:
         mask = comps == lab
-        out.append({"kind": classify_error(mask, pred, label), "code": code,
-                    "area": int(area), "bbox": tuple(bbox), "mask": mask})
+        out.append(
+            {
+                "kind": classify_error(mask, pred, label),
+                "code": code,
+                "area": int(area),
+                "bbox": tuple(bbox),
+                "mask": mask,
+            }
+        )
     return out
 
 
@@ -205,10 +211,17 @@ def threshold_sweep(probs, labels, thresholds=THRESHOLDS, slices=None) -> dict:
     miou = [mean_iou((p > t).astype(np.uint8), lab) for t in thresholds]
     per = isbi_scores(p, lab, thresholds)["per_threshold"]
     vrand = [per[t][0] for t in thresholds]
-    best = {name: thresholds[int(np.argmax(v))]
-            for name, v in (("mean_iou", miou), ("isbi_vrand", vrand))}
-    return {"thresholds": thresholds, "mean_iou": miou, "isbi_vrand": vrand,
-            "best": best, "slices": idx}
+    best = {
+        name: thresholds[int(np.argmax(v))]
+        for name, v in (("mean_iou", miou), ("isbi_vrand", vrand))
+    }
+    return {
+        "thresholds": thresholds,
+        "mean_iou": miou,
+        "isbi_vrand": vrand,
+        "best": best,
+        "slices": idx,
+    }
 
 
 def scores_at(probs, labels, threshold: float) -> dict:
@@ -219,12 +232,10 @@ def scores_at(probs, labels, threshold: float) -> dict:
     """
     probs = np.asarray(probs)
     vrand = isbi_scores(probs, labels, (threshold,))["isbi_vrand"]
-    return {"mean_iou": mean_iou((probs > threshold).astype(np.uint8), labels),
-            "isbi_vrand": vrand}
+    return {"mean_iou": mean_iou((probs > threshold).astype(np.uint8), labels), "isbi_vrand": vrand}
 
 
-def threshold_report(maps: dict, labels, choose, score,
-                     thresholds=THRESHOLDS) -> tuple[dict, dict]:
+def threshold_report(maps: dict, labels, choose, score, thresholds=THRESHOLDS) -> tuple[dict, dict]:
     """Thresholds chosen on ``choose``, applied once to ``score``.
 
     Args:
@@ -246,8 +257,11 @@ def threshold_report(maps: dict, labels, choose, score,
         at_half = scores_at(p, lab, 0.5)
         t_iou, t_rand = sw["best"]["mean_iou"], sw["best"]["isbi_vrand"]
         rows[name] = {
-            "mIoU at 0.5": at_half["mean_iou"], "t (mIoU)": t_iou,
+            "mIoU at 0.5": at_half["mean_iou"],
+            "t (mIoU)": t_iou,
             "mIoU at t": scores_at(p, lab, t_iou)["mean_iou"],
-            "V_rand at 0.5": at_half["isbi_vrand"], "t (V_rand)": t_rand,
-            "V_rand at t": scores_at(p, lab, t_rand)["isbi_vrand"]}
+            "V_rand at 0.5": at_half["isbi_vrand"],
+            "t (V_rand)": t_rand,
+            "V_rand at t": scores_at(p, lab, t_rand)["isbi_vrand"],
+        }
     return rows, sweeps

@@ -12,6 +12,7 @@ applied to the images, from :func:`attnlib.registration.register`; ``fast_path``
 and memory format the run computed in, how they were decided and, when measured, the probe's
 timings and cost, from :func:`attnlib.probe.fast_path`.)
 """
+
 from __future__ import annotations
 
 import platform
@@ -67,8 +68,15 @@ class Progress:
 
     @classmethod
     def from_checkpoint(cls, state: dict, wall0: float) -> "Progress":
-        return cls(wall0=wall0, history=state["history"], evals=state["evals"], seconds=state["seconds"],
-                   start=state["epoch"] + 1, resumed=True, prior_wall=state["seconds"].get("wall", 0.0))
+        return cls(
+            wall0=wall0,
+            history=state["history"],
+            evals=state["evals"],
+            seconds=state["seconds"],
+            start=state["epoch"] + 1,
+            resumed=True,
+            prior_wall=state["seconds"].get("wall", 0.0),
+        )
 
     def wall(self) -> float:
         """Wall seconds of the whole run so far, earlier processes included."""
@@ -78,8 +86,13 @@ class Progress:
 def environment(device: torch.device) -> dict:
     """torch and Python versions, the device and its name, the CPU threads."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    return {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
-            "device_name": name, "cpu_threads": torch.get_num_threads()}
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "device_name": name,
+        "cpu_threads": torch.get_num_threads(),
+    }
 
 
 def run_environment(device: torch.device, progress: Progress, images_per_epoch: int) -> dict:
@@ -87,19 +100,40 @@ def run_environment(device: torch.device, progress: Progress, images_per_epoch: 
     secs = progress.seconds
     n_images = len(progress.history["epoch"]) * images_per_epoch
     return environment(device) | {
-        "wall_seconds": progress.wall(), "train_seconds": secs["train"],
-        "eval_seconds": secs["eval"], "train_images_per_s": n_images / max(secs["train"], 1e-9),
-        "end_to_end_images_per_s": n_images / max(secs["train"] + secs["eval"], 1e-9), **progress.notes}
+        "wall_seconds": progress.wall(),
+        "train_seconds": secs["train"],
+        "eval_seconds": secs["eval"],
+        "train_images_per_s": n_images / max(secs["train"], 1e-9),
+        "end_to_end_images_per_s": n_images / max(secs["train"] + secs["eval"], 1e-9),
+        **progress.notes,
+    }
 
 
-def run_record(config: Config, profile: str | None, profile_changes: dict | None, split, fast: dict,
-               env: dict, progress: Progress, complete: bool, threshold_curve: dict | None = None,
-               registration: dict | None = None) -> dict:
+def run_record(
+    config: Config,
+    profile: str | None,
+    profile_changes: dict | None,
+    split,
+    fast: dict,
+    env: dict,
+    progress: Progress,
+    complete: bool,
+    threshold_curve: dict | None = None,
+    registration: dict | None = None,
+) -> dict:
     """The record of ``run.json`` (see the module doc); both summaries from :mod:`attnlib.protocols`."""
-    return {"config": config.to_dict(), "profile": profile, "profile_changes": profile_changes or {},
-            "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
-            "registration": registration,
-            "history": progress.history, "evals": progress.evals, "fast_path": fast,
-            "summary": summarize(progress.evals, bool(split.val), threshold_curve),
-            "threshold_curve": threshold_curve, "environment": env,
-            "resumed_from": progress.start if progress.resumed else None, "complete": complete}
+    return {
+        "config": config.to_dict(),
+        "profile": profile,
+        "profile_changes": profile_changes or {},
+        "split": {"train": list(split.train), "val": list(split.val), "test": list(split.test)},
+        "registration": registration,
+        "history": progress.history,
+        "evals": progress.evals,
+        "fast_path": fast,
+        "summary": summarize(progress.evals, bool(split.val), threshold_curve),
+        "threshold_curve": threshold_curve,
+        "environment": env,
+        "resumed_from": progress.start if progress.resumed else None,
+        "complete": complete,
+    }

@@ -23,6 +23,7 @@ or of the test slices 25-29), with bilinear interpolation. The control
 ``register="opposite"`` shifts them by the negative offset: the same
 interpolation, so the same smoothing, but the labels end twice as far off.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ def correlation(image, membrane, max_shift: int = MAX_SHIFT) -> np.ndarray:
     for sy in range(-m, m + 1):
         for sx in range(-m, m + 1):
             # darkness moved by (sy, sx): its pixel p - s lands on p
-            moved = dark[m - sy:m - sy + h, m - sx:m - sx + w]
+            moved = dark[m - sy : m - sy + h, m - sx : m - sx + w]
             out[m + sy, m + sx] = np.mean(moved * mask)
     return out
 
@@ -85,10 +86,11 @@ def slice_offsets(images, labels, max_shift: int = MAX_SHIFT) -> np.ndarray:
     ``(N, H, W)`` (1 = cell, 0 = membrane). Reads every label it is given."""
     images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim != 3 or images.shape != labels.shape:
-        raise ValueError(f"images {images.shape} and labels {labels.shape} "
-                         "must both be (N, H, W) with the same shape.")
-    return np.stack([peak(correlation(im, lab == 0, max_shift))
-                     for im, lab in zip(images, labels)])
+        raise ValueError(
+            f"images {images.shape} and labels {labels.shape} "
+            "must both be (N, H, W) with the same shape."
+        )
+    return np.stack([peak(correlation(im, lab == 0, max_shift)) for im, lab in zip(images, labels)])
 
 
 def volume_offset(images, labels, slices) -> np.ndarray:
@@ -96,8 +98,9 @@ def volume_offset(images, labels, slices) -> np.ndarray:
     ``slices`` (the run's training slices), reading no other label."""
     idx = [int(i) for i in slices]
     if not idx:
-        raise ValueError("no slices to measure the offset on: give the "
-                         "training slices (e.g. split.train).")
+        raise ValueError(
+            "no slices to measure the offset on: give the training slices (e.g. split.train)."
+        )
     return slice_offsets(np.asarray(images)[idx], np.asarray(labels)[idx]).mean(0)
 
 
@@ -105,8 +108,12 @@ def shift_images(images, shift) -> np.ndarray:
     """Every slice of uint8 ``(N, H, W)`` moved by ``shift`` = ``(dy, dx)``
     pixels (bilinear, edges repeated), rounded back to uint8."""
     images = np.asarray(images)
-    moved = np.stack([ndimage.shift(im.astype(np.float32), tuple(shift),
-                                    order=1, mode="nearest") for im in images])
+    moved = np.stack(
+        [
+            ndimage.shift(im.astype(np.float32), tuple(shift), order=1, mode="nearest")
+            for im in images
+        ]
+    )
     return np.clip(np.rint(moved), 0, 255).astype(np.uint8)
 
 
@@ -120,8 +127,9 @@ def _runs(membrane) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return col, (start + end - 1) / 2, end - start
 
 
-def membrane_profile(images, labels, slices, reach: float = 4.0,
-                     max_run: int = 8, step: float = 0.25) -> dict:
+def membrane_profile(
+    images, labels, slices, reach: float = 4.0, max_run: int = 8, step: float = 0.25
+) -> dict:
     """The mean image intensity across the labelled membranes, beside the label's.
 
     For every vertical run of membrane pixels (label 0) no longer than
@@ -147,8 +155,7 @@ def membrane_profile(images, labels, slices, reach: float = 4.0,
     image_mean, label_mean = image_sum / max(count, 1), label_sum / max(count, 1)
     k = int(np.clip(np.argmin(image_mean), 1, len(t) - 2))
     ridge = t[k] + step * _vertex(-image_mean[k - 1], -image_mean[k], -image_mean[k + 1])
-    return {"t": t, "image": image_mean, "label": label_mean, "runs": count,
-            "ridge": float(ridge)}
+    return {"t": t, "image": image_mean, "label": label_mean, "runs": count, "ridge": float(ridge)}
 
 
 def register(images, labels, slices, mode: str) -> tuple[np.ndarray, dict | None]:
@@ -169,7 +176,11 @@ def register(images, labels, slices, mode: str) -> tuple[np.ndarray, dict | None
         return images, None
     offset = volume_offset(images, labels, slices)  # (2,)
     shift = offset if mode == "offset" else -offset
-    record = {"mode": mode, "offset": [float(v) for v in offset],
-              "shift": [float(v) for v in shift],
-              "slices": [int(i) for i in slices], "interpolation": "bilinear"}
+    record = {
+        "mode": mode,
+        "offset": [float(v) for v in offset],
+        "shift": [float(v) for v in shift],
+        "slices": [int(i) for i in slices],
+        "interpolation": "bilinear",
+    }
     return shift_images(images, shift), record

@@ -12,6 +12,7 @@ paper split, or one without a validation fold, is refused with :class:`Selection
 
 Used by ``experiments/laptop_selection.py``, ``experiments/beyond_selection.py`` and chapter 09.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,8 @@ def validation_only(rec: dict, where: str = "the record") -> list[dict]:
         raise SelectionError(
             f"{where} was trained on split={split!r} with no validation fold: choosing on it "
             f"would choose on the test slices 25-29. Train candidates with split=4 "
-            f"(slices 0-19, validation 20-24).")
+            f"(slices 0-19, validation 20-24)."
+        )
     return [{"epoch": e["epoch"], **e["val"]} for e in rec["evals"]]
 
 
@@ -45,11 +47,17 @@ def val_row(rec: dict, name: str, where: str = "the record") -> dict:
     last = validation_only(rec, where)[-1]  # the last evaluation: nothing chosen on the epoch
     env = rec["environment"]
     minutes = env["wall_seconds"] / 60
-    return {"candidate": name, "seed": rec["config"]["seed"], "split": rec["config"]["split"],
-            "val_slices": list(rec["split"]["val"]),
-            **{f"val_{m}": last[m] for m in VAL_METRICS},
-            "minutes": minutes, "core_minutes": minutes * env["cpu_threads"],
-            "threads": env["cpu_threads"], "machine": env.get("device_name", env["device"])}
+    return {
+        "candidate": name,
+        "seed": rec["config"]["seed"],
+        "split": rec["config"]["split"],
+        "val_slices": list(rec["split"]["val"]),
+        **{f"val_{m}": last[m] for m in VAL_METRICS},
+        "minutes": minutes,
+        "core_minutes": minutes * env["cpu_threads"],
+        "threads": env["cpu_threads"],
+        "machine": env.get("device_name", env["device"]),
+    }
 
 
 def val_rows(folder) -> list[dict]:
@@ -77,22 +85,44 @@ def selection_table(rows: list[dict], budget: float | None = None) -> str:
     for name, rs in by_candidate(rows).items():
         seeds = ", ".join(f"s{r['seed']} {fmt_number(r['val_mean_iou'])}" for r in rs)
         core = statistics.mean(r["core_minutes"] for r in rs)
-        over = " (over budget)" if budget is not None and max(r["core_minutes"] for r in rs) > budget else ""
-        body.append([name, seeds, fmt_number(statistics.mean(r["val_mean_iou"] for r in rs)),
-                     fmt_number(statistics.mean(r["val_isbi_vrand"] for r in rs)),
-                     f"{statistics.mean(r['minutes'] for r in rs):.1f}", f"{core:.1f}{over}",
-                     "; ".join(sorted({r["machine"] for r in rs}))])
-    header = ["candidate", "val mIoU per seed", "mean val mIoU", "mean val V_rand (ISBI)",
-              "minutes", "core-minutes", "machine"]
+        over = (
+            " (over budget)"
+            if budget is not None and max(r["core_minutes"] for r in rs) > budget
+            else ""
+        )
+        body.append(
+            [
+                name,
+                seeds,
+                fmt_number(statistics.mean(r["val_mean_iou"] for r in rs)),
+                fmt_number(statistics.mean(r["val_isbi_vrand"] for r in rs)),
+                f"{statistics.mean(r['minutes'] for r in rs):.1f}",
+                f"{core:.1f}{over}",
+                "; ".join(sorted({r["machine"] for r in rs})),
+            ]
+        )
+    header = [
+        "candidate",
+        "val mIoU per seed",
+        "mean val mIoU",
+        "mean val V_rand (ISBI)",
+        "minutes",
+        "core-minutes",
+        "machine",
+    ]
     return markdown_table(header, body)
 
 
-def choose(rows: list[dict], metric: str = "val_mean_iou", min_seeds: int = 2,
-           budget: float | None = None) -> str:
+def choose(
+    rows: list[dict], metric: str = "val_mean_iou", min_seeds: int = 2, budget: float | None = None
+) -> str:
     """The candidate with the best mean ``metric`` over its seeds, among those with at least
     ``min_seeds`` seeds and (with ``budget``) every run within that many core-minutes."""
-    ok = {n: rs for n, rs in by_candidate(rows).items() if len(rs) >= min_seeds
-          and (budget is None or all(r["core_minutes"] <= budget for r in rs))}
+    ok = {
+        n: rs
+        for n, rs in by_candidate(rows).items()
+        if len(rs) >= min_seeds and (budget is None or all(r["core_minutes"] <= budget for r in rs))
+    }
     if not ok:
         raise SelectionError(f"no candidate has {min_seeds} seeds within the budget: run more.")
     return max(ok, key=lambda n: statistics.mean(r[metric] for r in ok[n]))

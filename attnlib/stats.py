@@ -9,6 +9,7 @@ on the differences ``A[seed] - B[seed]`` over the seeds both have::
 
 Used by :mod:`attnlib.paper` (the claims), :mod:`attnlib.batch.summary` and chapter 08.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,12 +17,12 @@ import numpy as np
 __all__ = ["VERDICT_RULE", "mean_sd", "per_seed", "t_interval", "paired_difference", "verdict"]
 
 VERDICT_RULE = (
-    "For each claim \"A beats B\" we pair the runs by seed (same seed: same crops, same "
+    'For each claim "A beats B" we pair the runs by seed (same seed: same crops, same '
     "augmentation, same initial draw where the shapes allow), take the differences A - B, and "
     "give their mean with a 95% interval from the t distribution (n - 1 degrees of freedom). "
-    "The verdict is \"holds\" when the whole interval lies above 0, \"reversed\" when it lies "
-    "below 0, and \"too small to tell at this scale\" otherwise. With fewer than two paired "
-    "seeds there is no interval: \"n/a\"."
+    'The verdict is "holds" when the whole interval lies above 0, "reversed" when it lies '
+    'below 0, and "too small to tell at this scale" otherwise. With fewer than two paired '
+    'seeds there is no interval: "n/a".'
 )
 
 
@@ -31,10 +32,14 @@ def mean_sd(values) -> tuple[float | None, float | None]:
     return (float(v.mean()) if len(v) else None), (float(v.std(ddof=1)) if len(v) > 1 else None)
 
 
-def per_seed(rows: list[dict], config: str, protocol: str, metric: str = "mean_iou") -> dict[int, float]:
+def per_seed(
+    rows: list[dict], config: str, protocol: str, metric: str = "mean_iou"
+) -> dict[int, float]:
     """``{seed: value}`` of one configuration under one protocol, from per-seed rows
     (``attnlib.batch.summary.collect``)."""
-    return {r["seed"]: r[metric] for r in rows if r["config"] == config and r["protocol"] == protocol}
+    return {
+        r["seed"]: r[metric] for r in rows if r["config"] == config and r["protocol"] == protocol
+    }
 
 
 def t_interval(values, level: float = 0.95) -> tuple[float, float]:

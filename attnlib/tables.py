@@ -10,6 +10,7 @@
 Used by the metrics tables (:func:`attnlib.metrics.format_table`), the paper's tables and claims,
 a run's summary, the batch summary and ``describe()``.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,12 +29,18 @@ def fmt_number(x, digits: int = 4, sign: bool = False, missing: str = MISSING) -
 
 def fmt_mean_sd(mean, sd, digits: int = 4, sign: bool = False) -> str:
     """``"0.7945 ± 0.0012"``; ``"0.7945 ± n/a"`` for one seed; ``"n/a"`` for none (``sign``: ``+0.0012``)."""
-    return MISSING if mean is None else f"{fmt_number(mean, digits, sign)} ± {fmt_number(sd, digits)}"
+    return (
+        MISSING if mean is None else f"{fmt_number(mean, digits, sign)} ± {fmt_number(sd, digits)}"
+    )
 
 
 def fmt_interval(lo, hi, digits: int = 4) -> str:
     """``"[-0.0012, +0.0034]"``, or ``"n/a"`` without an interval."""
-    return MISSING if lo is None else f"[{fmt_number(lo, digits, True)}, {fmt_number(hi, digits, True)}]"
+    return (
+        MISSING
+        if lo is None
+        else f"[{fmt_number(lo, digits, True)}, {fmt_number(hi, digits, True)}]"
+    )
 
 
 def markdown_table(header: Sequence, rows: Iterable[Sequence], align: str | None = None) -> str:
@@ -48,4 +55,6 @@ def markdown_table(header: Sequence, rows: Iterable[Sequence], align: str | None
     def line(cells) -> str:
         return "| " + " | ".join(str(c) for c in cells) + " |"
 
-    return "\n".join([line(header), line("---:" if a == "r" else "---" for a in align), *map(line, rows)])
+    return "\n".join(
+        [line(header), line("---:" if a == "r" else "---" for a in align), *map(line, rows)]
+    )

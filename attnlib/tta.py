@@ -11,6 +11,7 @@ For cell probabilities of a model on slices ``images`` (uint8 ``(N, H, W)``) and
 Chapter 07's quality-control section uses it to find out why averaging the views can score
 below the plain view (see :mod:`attnlib.quality` for the rest of that section).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,8 +72,13 @@ def view_table(views, labels, threshold: float = 0.5) -> list[dict]:
     rows = []
     named = [(view_name(k, f), v) for (k, f), v in zip(VIEWS, views)]
     for name, p in named + [("mean of 8", np.mean(views, axis=0))]:
-        rows.append({"view": name, **scores_at(p, labels, threshold),
-                     "membrane": membrane_fraction(p, threshold)})
+        rows.append(
+            {
+                "view": name,
+                **scores_at(p, labels, threshold),
+                "membrane": membrane_fraction(p, threshold),
+            }
+        )
     return rows
 
 
@@ -83,8 +89,7 @@ def _shift(reference, moving) -> np.ndarray:
     mov = moving - moving.mean()
     if not (ref.any() and mov.any()):
         return np.zeros(2)
-    shift = phase_cross_correlation(ref, mov, upsample_factor=20,
-                                    normalization=None)[0]
+    shift = phase_cross_correlation(ref, mov, upsample_factor=20, normalization=None)[0]
     return np.asarray(shift, dtype=np.float64)
 
 
@@ -97,8 +102,9 @@ def view_offsets(views, slices=None) -> np.ndarray:
     ``1 - P(cell)`` onto the plain view's (row 0 is (0, 0)).
     """
     idx = range(views.shape[1]) if slices is None else list(slices)
-    return np.array([np.mean([_shift(1.0 - views[0, i], 1.0 - v[i])
-                              for i in idx], axis=0) for v in views])
+    return np.array(
+        [np.mean([_shift(1.0 - views[0, i], 1.0 - v[i]) for i in idx], axis=0) for v in views]
+    )
 
 
 def align_views(views, offsets) -> np.ndarray:
@@ -110,8 +116,7 @@ def align_views(views, offsets) -> np.ndarray:
     out = np.empty_like(views, dtype=np.float32)
     for v, (dy, dx) in enumerate(offsets):
         for i in range(views.shape[1]):
-            out[v, i] = ndimage.shift(views[v, i], (dy, dx), order=1,
-                                      mode="nearest")
+            out[v, i] = ndimage.shift(views[v, i], (dy, dx), order=1, mode="nearest")
     return out
 
 
@@ -137,8 +142,13 @@ def training_views(transform, n: int = 1000, seed: int = 0, seeding: str = "data
     """
     probe = _probe()
     legacy = seeding == "set_random_seed"
-    stream = ISBIDataset(probe[None], np.ones((1, *probe.shape), np.uint8),
-                         transform=None if legacy else transform, samples_per_epoch=n, seed=seed)
+    stream = ISBIDataset(
+        probe[None],
+        np.ones((1, *probe.shape), np.uint8),
+        transform=None if legacy else transform,
+        samples_per_epoch=n,
+        seed=seed,
+    )
     refs = np.stack([apply_view(probe, k, f) for k, f in VIEWS]).astype(float)
     refs -= refs.mean(axis=(1, 2), keepdims=True)
     rng, counts = np.random.default_rng(seed), np.zeros(len(VIEWS))

@@ -1,4 +1,5 @@
 """attnlib.augment: the pipelines keep masks binary and aligned with the image."""
+
 import numpy as np
 import pytest
 

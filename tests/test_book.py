@@ -32,6 +32,7 @@ Run::
    temporary target with ``--no-deps --no-build-isolation`` (fast, offline), the data
    command with ``--root $ATTNLIB_DATA``, plus a corrupted copy for the checksum error.
 """
+
 from __future__ import annotations
 
 import functools
@@ -95,11 +96,20 @@ def book_build():
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, timeout=BUILD_TIMEOUT_S,
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        out = (
+            exc.stdout.decode(errors="replace")
+            if isinstance(exc.stdout, bytes)
+            else (exc.stdout or "")
+        )
         return -1, f"build timed out after {BUILD_TIMEOUT_S} s\n{out}", time.monotonic() - t0
     return proc.returncode, proc.stdout, time.monotonic() - t0
 
@@ -112,8 +122,11 @@ def _tail(text: str, lines: int = 80) -> str:
 def test_book_builds_strict(book_build):
     rc, out, seconds = book_build
     print(f"book build: rc={rc} in {seconds:.1f} s")
-    warnings = [ln for ln in re.sub(r"\x1b\[[0-9;]*m", "", out).splitlines()
-                if re.search(r"\b(WARNING|ERROR|CRITICAL):", ln)]
+    warnings = [
+        ln
+        for ln in re.sub(r"\x1b\[[0-9;]*m", "", out).splitlines()
+        if re.search(r"\b(WARNING|ERROR|CRITICAL):", ln)
+    ]
     detail = "\n".join(warnings[:50]) or "(no WARNING/ERROR lines found)"
     assert rc == 0, (
         f"`jupyter-book build book --all -W -n --keep-going` failed (rc={rc}).\n"
@@ -321,16 +334,22 @@ def _is_notebook_page(rel: str) -> bool:
 
 def _format_width(item: dict) -> str:
     chars = f", longest line {item['chars']} chars" if "chars" in item else ""
-    return (f"{item['kind']} wider than the column at {item['where']}: needs {item['need']} px, "
-            f"has {item['have']} px{chars}: {item['text']!r}")
+    return (
+        f"{item['kind']} wider than the column at {item['where']}: needs {item['need']} px, "
+        f"has {item['have']} px{chars}: {item['text']!r}"
+    )
 
 
 @pytest.fixture(scope="module")
 def browser_report(book_server):
     """Visit every toc page once in headless chromium; return what was found on each."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: run scripts/install_chromium.sh (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+        pytest.skip(
+            f"{CHROMIUM} not found: run scripts/install_chromium.sh (apt-get install chromium)"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright (python) is not installed"
+    )
 
     base = book_server
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -352,7 +371,9 @@ def browser_report(book_server):
             route.abort()
 
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.route("**/*", block_remote)
@@ -360,11 +381,23 @@ def browser_report(book_server):
             page.set_default_timeout(PAGE_TIMEOUT_MS)
             print(f"browser started in {time.monotonic() - t0:.1f} s")
             page.on("pageerror", lambda exc: js_errors.append(f"{current['url']}: {exc}"))
-            page.on("response", lambda r: (r.status >= 400 and not r.url.endswith("/favicon.ico"))
-                    and http_errors.append(f"{r.status} {r.url}"))
-            page.on("requestfailed", lambda r: (urlsplit(r.url).hostname in ("127.0.0.1", "localhost")
-                                                and not r.url.endswith("/favicon.ico"))
-                    and http_errors.append(f"failed ({r.failure}) {r.url}"))
+            page.on(
+                "response",
+                lambda r: (
+                    (r.status >= 400 and not r.url.endswith("/favicon.ico"))
+                    and http_errors.append(f"{r.status} {r.url}")
+                ),
+            )
+            page.on(
+                "requestfailed",
+                lambda r: (
+                    (
+                        urlsplit(r.url).hostname in ("127.0.0.1", "localhost")
+                        and not r.url.endswith("/favicon.ico")
+                    )
+                    and http_errors.append(f"failed ({r.failure}) {r.url}")
+                ),
+            )
 
             # The index is a redirect to the root page: follow it, then read the sidebar toc.
             page.goto(f"{base}/index.html", wait_until="load")
@@ -385,7 +418,9 @@ def browser_report(book_server):
 
             expected = {f"{d}.html" for d in _toc_docnames()}
             missing = sorted(expected - set(pages))
-            assert not missing, f"toc entries not linked from the sidebar: {missing}; sidebar: {pages}"
+            assert not missing, (
+                f"toc entries not linked from the sidebar: {missing}; sidebar: {pages}"
+            )
 
             summary = []
             for rel in pages:
@@ -418,17 +453,25 @@ def browser_report(book_server):
                 widths[rel] = measured["items"]
                 if issues:
                     problems[rel] = issues
-                summary.append(f"{rel}: {info['typeset']}/{info['mathCount']} formulas typeset, "
-                               f"{info['images']} images, column {measured['column']} px, "
-                               f"{len(measured['items'])} too wide, {time.monotonic() - t_page:.1f} s")
+                summary.append(
+                    f"{rel}: {info['typeset']}/{info['mathCount']} formulas typeset, "
+                    f"{info['images']} images, column {measured['column']} px, "
+                    f"{len(measured['items'])} too wide, {time.monotonic() - t_page:.1f} s"
+                )
         finally:
             browser.close()
 
     seconds = time.monotonic() - t0
     print(f"browser check: {len(pages)} pages in {seconds:.1f} s; screenshots in {SHOTS}")
     print("\n".join(summary))
-    return {"pages": pages, "problems": problems, "widths": widths, "remote": remote,
-            "http_errors": http_errors, "js_errors": js_errors}
+    return {
+        "pages": pages,
+        "problems": problems,
+        "widths": widths,
+        "remote": remote,
+        "http_errors": http_errors,
+        "js_errors": js_errors,
+    }
 
 
 def test_book_pages_in_browser(browser_report):
@@ -441,10 +484,14 @@ def test_book_pages_in_browser(browser_report):
                 problems.setdefault(rel, []).append(_format_width(item))
     report = [f"{rel}:\n  " + "\n  ".join(issues) for rel, issues in problems.items()]
     if r["remote"]:
-        report.append("requests to other hosts (the book must work offline):\n  "
-                      + "\n  ".join(sorted(set(r["remote"]))))
+        report.append(
+            "requests to other hosts (the book must work offline):\n  "
+            + "\n  ".join(sorted(set(r["remote"])))
+        )
     if r["http_errors"]:
-        report.append("assets that failed to load:\n  " + "\n  ".join(sorted(set(r["http_errors"]))))
+        report.append(
+            "assets that failed to load:\n  " + "\n  ".join(sorted(set(r["http_errors"])))
+        )
     if r["js_errors"]:
         report.append("JavaScript errors:\n  " + "\n  ".join(r["js_errors"]))
     assert not report, "book pages have problems:\n" + "\n".join(report)
@@ -452,12 +499,17 @@ def test_book_pages_in_browser(browser_report):
 
 def test_notebook_code_blocks_fit_column(browser_report):
     """Every code block (input or output) of the notebook pages fits the article column."""
-    wide = {rel: [_format_width(i) for i in items if i["kind"] == "code"]
-            for rel, items in browser_report["widths"].items() if _is_notebook_page(rel)}
+    wide = {
+        rel: [_format_width(i) for i in items if i["kind"] == "code"]
+        for rel, items in browser_report["widths"].items()
+        if _is_notebook_page(rel)
+    }
     wide = {rel: lines for rel, lines in wide.items() if lines}
     count = sum(len(v) for v in wide.values())
-    assert not wide, (f"{count} code blocks wider than the column on {len(wide)} notebook pages:\n"
-                      + "\n".join(f"{rel}:\n  " + "\n  ".join(v) for rel, v in wide.items()))
+    assert not wide, (
+        f"{count} code blocks wider than the column on {len(wide)} notebook pages:\n"
+        + "\n".join(f"{rel}:\n  " + "\n  ".join(v) for rel, v in wide.items())
+    )
 
 
 # --------------------------------------------------------------------------- setup cells
@@ -470,8 +522,11 @@ def _setup_commands(template: str, repo_url: str) -> list[list[str]]:
     import shlex
 
     text = (ROOT / "book" / "_data" / template).read_text().format(repo_url=repo_url)
-    return [shlex.split(line.strip().lstrip("%!")) for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    return [
+        shlex.split(line.strip().lstrip("%!"))
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 def test_setup_cells_work(tmp_path):
@@ -490,17 +545,37 @@ def test_setup_cells_work(tmp_path):
     seen = []
 
     def run(cmd, **kw):
-        proc = subprocess.run(cmd, cwd=kw.pop("cwd", cwd), env=kw.pop("env", env),
-                              capture_output=True, text=True, timeout=600, **kw)
-        assert proc.returncode == 0, f"{cmd} failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        proc = subprocess.run(
+            cmd,
+            cwd=kw.pop("cwd", cwd),
+            env=kw.pop("env", env),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            **kw,
+        )
+        assert proc.returncode == 0, (
+            f"{cmd} failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
         return proc
 
     for template in SETUP_TEMPLATES:
         for cmd in _setup_commands(template, local):
             seen.append(cmd[:3])
             if cmd[:2] == ["pip", "install"]:
-                run([sys.executable, "-m", "pip", "install", *cmd[2:], "--no-deps",
-                     "--no-build-isolation", "--target", str(target)])
+                run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "install",
+                        *cmd[2:],
+                        "--no-deps",
+                        "--no-build-isolation",
+                        "--target",
+                        str(target),
+                    ]
+                )
                 where = run([sys.executable, "-c", "import attnlib; print(attnlib.__file__)"])
                 assert where.stdout.strip().startswith(str(target)), where.stdout
             elif cmd[:3] == ["python", "-m", "attnlib"]:
@@ -511,8 +586,9 @@ def test_setup_cells_work(tmp_path):
             elif cmd[0] == "cd":
                 cwd = cwd / cmd[1]
                 assert cwd.is_dir(), f"{template}: `cd {cmd[1]}` but there is no such folder"
-                assert list((cwd / ".." / "results").glob("*/*/run.json")), \
+                assert list((cwd / ".." / "results").glob("*/*/run.json")), (
                     "the clone has no run records under results/"
+                )
             else:
                 pytest.fail(f"{template}: this test does not know how to run {cmd}")
     assert ["pip", "install", "--quiet"] in seen and ["python", "-m", "attnlib"] in seen, seen
@@ -521,6 +597,11 @@ def test_setup_cells_work(tmp_path):
     bad = tmp_path / "bad" / "train" / "image" / "0.png"
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"not a png")
-    proc = subprocess.run([sys.executable, "-m", "attnlib", "data", "--root", str(tmp_path / "bad")],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "attnlib", "data", "--root", str(tmp_path / "bad")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "does not match its SHA256 checksum" in proc.stderr, proc.stderr

@@ -8,6 +8,7 @@ the two reruns), too much for every CI run, so it runs when asked for:
 ``ATTNLIB_RERUN_07=1 python -m pytest tests/test_chapter07_rerun.py``. The static check that
 no notebook rebinds an imported name (test_notebooks_static.py) runs always.
 """
+
 import os
 import time
 from pathlib import Path
@@ -20,10 +21,19 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_training.i
 
 def section(nb, title: str) -> list[int]:
     """Indices of the code cells under the Markdown heading ``## title``, up to the next ``## ``."""
-    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-                 and c.source.startswith(f"## {title}"))
-    end = next((i for i, c in enumerate(nb.cells) if i > start and c.cell_type == "markdown"
-                and c.source.startswith("## ")), len(nb.cells))
+    start = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and c.source.startswith(f"## {title}")
+    )
+    end = next(
+        (
+            i
+            for i, c in enumerate(nb.cells)
+            if i > start and c.cell_type == "markdown" and c.source.startswith("## ")
+        ),
+        len(nb.cells),
+    )
     return [i for i in range(start, end) if nb.cells[i].cell_type == "code"]
 
 
@@ -34,7 +44,9 @@ def test_the_qc_section_is_found():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("ATTNLIB_RERUN_07"), reason="about 140 s: set ATTNLIB_RERUN_07=1 to run it")
+@pytest.mark.skipif(
+    not os.environ.get("ATTNLIB_RERUN_07"), reason="about 140 s: set ATTNLIB_RERUN_07=1 to run it"
+)
 def test_the_qc_section_reruns_after_the_whole_notebook(tmp_path):
     from nbclient import NotebookClient
 
@@ -42,8 +54,12 @@ def test_the_qc_section_reruns_after_the_whole_notebook(tmp_path):
     params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     nb.cells.insert(params + 1, nbformat.v4.new_code_cell(f"out_dir = {str(tmp_path / 'run')!r}"))
     qc = section(nb, "Quality control")
-    client = NotebookClient(nb, timeout=900, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
     seconds = {}
     with client.setup_kernel():
         t0 = time.perf_counter()
@@ -57,5 +73,6 @@ def test_the_qc_section_reruns_after_the_whole_notebook(tmp_path):
         seconds["qc reruns"] = time.perf_counter() - t0
     print({k: round(v, 1) for k, v in seconds.items()})
     assert (tmp_path / "run" / "run.json").exists()
-    assert any("TTA mean at its re-chosen threshold" in o.get("text", "")
-               for o in nb.cells[qc[-1]].outputs)  # the last QC cell printed its report on the rerun
+    assert any(
+        "TTA mean at its re-chosen threshold" in o.get("text", "") for o in nb.cells[qc[-1]].outputs
+    )  # the last QC cell printed its report on the rerun

@@ -99,9 +99,7 @@ def _grad_wrong_sign(logits, target):
 def _miou_no_empty_class(cm):
     cm = np.asarray(cm, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return float(
-            np.mean(np.diag(cm) / (cm.sum(0) + cm.sum(1) - np.diag(cm)))
-        )
+        return float(np.mean(np.diag(cm) / (cm.sum(0) + cm.sum(1) - np.diag(cm))))
 
 
 def _vrand_rows_only(cm):
@@ -139,11 +137,7 @@ def _mean_of_first(evals, k):
 
 
 def _spread_population_sd(rows, config, protocol):
-    v = [
-        r["mean_iou"]
-        for r in rows
-        if r["config"] == config and r["protocol"] == protocol
-    ]
+    v = [r["mean_iou"] for r in rows if r["config"] == config and r["protocol"] == protocol]
     return float(np.mean(v)), float(np.std(v))
 
 

@@ -1,4 +1,5 @@
 """python -m attnlib: typed --set values, --out, one-line errors, the profile's reason."""
+
 import json
 import subprocess
 import sys
@@ -15,7 +16,9 @@ def test_set_values_are_typed_by_their_field():
     assert _parse_value("lr", "0.001") == 0.001 and _parse_value("epochs", "3") == 3
     assert _parse_value("widths", "[8, 16, 32, 64, 128]") == [8, 16, 32, 64, 128]
     assert _parse_value("deterministic", "false") is False
-    assert make_config("laptop", lr=_parse_value("lr", "0.001"))[0].lr == 0.001  # not the profile's 2e-3
+    assert (
+        make_config("laptop", lr=_parse_value("lr", "0.001"))[0].lr == 0.001
+    )  # not the profile's 2e-3
 
 
 def test_bad_set_is_a_one_line_error(capsys):
@@ -27,8 +30,21 @@ def test_bad_set_is_a_one_line_error(capsys):
 
 def test_missing_data_is_a_one_line_error(tmp_path):
     env = {"ATTNLIB_DATA": str(tmp_path / "nowhere"), "PATH": "", "CI": "true"}
-    proc = subprocess.run([sys.executable, "-m", "attnlib", "train", "--profile", "smoke", "--out", str(tmp_path / "r")],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "attnlib",
+            "train",
+            "--profile",
+            "smoke",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: ") and "ATTNLIB_DATA" in proc.stderr
 
@@ -36,7 +52,19 @@ def test_missing_data_is_a_one_line_error(tmp_path):
 @pytest.mark.slow
 def test_train_writes_into_out_with_what_was_set(tmp_path):
     out = tmp_path / "run"
-    args = ["train", "--profile", "smoke", "--set", "amp=off", "--set", "epochs=1", "--set", "lr=0.001", "--out", str(out)]
+    args = [
+        "train",
+        "--profile",
+        "smoke",
+        "--set",
+        "amp=off",
+        "--set",
+        "epochs=1",
+        "--set",
+        "lr=0.001",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     rec = json.loads((out / "run.json").read_text())
     assert rec["config"]["amp"] == "off" and rec["fast_path"]["dtype"] == "float32"

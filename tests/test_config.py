@@ -1,14 +1,29 @@
 """attnlib.config: profiles, precedence, and clear errors for bad parameters."""
+
 import pytest
 
 import torch
 
-from attnlib.config import PROFILES, Config, config_mismatch, make_config, profile_reason, resolve_profile
+from attnlib.config import (
+    PROFILES,
+    Config,
+    config_mismatch,
+    make_config,
+    profile_reason,
+    resolve_profile,
+)
 
 
 def test_defaults_are_the_papers():
     c = Config()
-    assert (c.model, c.gate, c.loss, c.augmentation, c.epochs, c.lr) == ("unet", "none", "ce", "paper", 500, 1e-3)
+    assert (c.model, c.gate, c.loss, c.augmentation, c.epochs, c.lr) == (
+        "unet",
+        "none",
+        "ce",
+        "paper",
+        500,
+        1e-3,
+    )
     assert c.widths == [64, 128, 256, 512, 1024]
     assert c.effective_batch_size == 4 and Config(model="unetpp").effective_batch_size == 1
 
@@ -17,7 +32,9 @@ def test_precedence_default_profile_explicit():
     c, changes = make_config("smoke", epochs=3, gate="sse")
     assert c.epochs == 3 and c.gate == "sse"  # explicit beats the profile
     assert c.crop == PROFILES["smoke"]["crop"]  # the profile beats the default
-    assert "epochs" not in changes and changes["crop"] == PROFILES["smoke"]["crop"]  # recorded, not hidden
+    assert (
+        "epochs" not in changes and changes["crop"] == PROFILES["smoke"]["crop"]
+    )  # recorded, not hidden
 
 
 def test_an_explicit_value_wins_even_when_it_equals_a_default():
@@ -90,7 +107,9 @@ def test_run_dir_tracks_settings():
     a = Config(seed=1)
     assert Config(seed=1, epochs=7).run_dir() != a.run_dir()  # another length is another run
     assert Config(seed=1, eval_interval=5).run_dir() != a.run_dir()  # it changes the summary
-    assert Config(seed=1, num_workers=4, checkpoint_every=3).run_dir() == a.run_dir()  # cannot change results
+    assert (
+        Config(seed=1, num_workers=4, checkpoint_every=3).run_dir() == a.run_dir()
+    )  # cannot change results
     assert Config(seed=1, lr=0.1).run_dir() != a.run_dir()
     assert str(Config(out_dir="x/y").run_dir()) == "x/y"
 
@@ -98,12 +117,19 @@ def test_run_dir_tracks_settings():
 def test_config_mismatch_sees_missing_fields():
     a = Config().to_dict()
     assert config_mismatch(a, dict(a)) == []
-    assert config_mismatch(a, a | {"epochs": 3, "device": "cuda"}) == ["epochs"]  # device may change
-    old = {k: v for k, v in a.items() if k != "channels_last"}  # a checkpoint from before a field existed
+    assert config_mismatch(a, a | {"epochs": 3, "device": "cuda"}) == [
+        "epochs"
+    ]  # device may change
+    old = {
+        k: v for k, v in a.items() if k != "channels_last"
+    }  # a checkpoint from before a field existed
     assert config_mismatch(old, a) == ["channels_last"]
 
 
 def test_optional_fields_accept_none_or_their_type():
-    assert Config(channels_last=None).channels_last is None and Config(channels_last=True).channels_last
+    assert (
+        Config(channels_last=None).channels_last is None
+        and Config(channels_last=True).channels_last
+    )
     with pytest.raises(TypeError, match="'channels_last' must be bool"):
         Config(channels_last="yes")

@@ -1,4 +1,5 @@
 """Named contrasts and the hypotheses' predictions."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,11 @@ from attnlib.contrasts import AUGMENTATION_CONTRASTS, AUGMENTATION_HYPOTHESES, C
 
 def rows_of(values: dict) -> list[dict]:
     """Per-seed rows as batch.summary.collect gives them: {config: [mIoU per seed]}."""
-    return [{"config": cfg, "seed": s, "protocol": "honest", "mean_iou": v}
-            for cfg, vs in values.items() for s, v in enumerate(vs)]
+    return [
+        {"config": cfg, "seed": s, "protocol": "honest", "mean_iou": v}
+        for cfg, vs in values.items()
+        for s, v in enumerate(vs)
+    ]
 
 
 def test_a_verdict_is_checked_against_each_prediction():
@@ -24,7 +28,9 @@ def test_a_verdict_is_checked_against_each_prediction():
     assert t_flat["sign"] == "0" and t_flat["consistent"] == {"one": False, "two": True}
     assert contrasts.tally([t_up, t_flat], ["one", "two"]) == {"one": (1, 1), "two": (0, 1)}
     assert contrasts.tally([t_up, t_flat], ["one", "two"], primary_only=False) == {
-        "one": (1, 2), "two": (1, 2)}
+        "one": (1, 2),
+        "two": (1, 2),
+    }
 
 
 def test_missing_runs_give_no_verdict_and_no_judgement():
@@ -45,6 +51,12 @@ def test_the_augmentation_contrasts_name_the_grid_and_both_hypotheses():
         assert {c.a, c.b} <= set(grid["runs"]), c.name
         assert set(c.predicts) == set(AUGMENTATION_HYPOTHESES)
         assert all(set(p) <= set("+-0") for p in c.predicts.values())
-    assert [c.name for c in AUGMENTATION_CONTRASTS if c.primary] == ["b-a", "c-b", "f-b", "f-g", "h-f"]
+    assert [c.name for c in AUGMENTATION_CONTRASTS if c.primary] == [
+        "b-a",
+        "c-b",
+        "f-b",
+        "f-g",
+        "h-f",
+    ]
     for params in grid["runs"].values():  # the fast path is set, not left to auto
         assert params["amp"] == "bf16" and params["channels_last"] is True

@@ -1,4 +1,5 @@
 """attnlib.data: loading, checksums, splits, the Dataset and its errors."""
+
 import os
 import shutil
 from pathlib import Path
@@ -142,7 +143,9 @@ def test_shape_errors():
     with pytest.raises(ValueError, match="larger than the images"):
         D.ISBIDataset(np.zeros((2, 32, 32), np.uint8), np.zeros((2, 32, 32), np.uint8), crop=64)
     with pytest.raises(ValueError, match="not square"):
-        D.ISBIDataset(np.zeros((2, 32, 32), np.uint8), np.zeros((2, 32, 32), np.uint8), crop=(16, 32))
+        D.ISBIDataset(
+            np.zeros((2, 32, 32), np.uint8), np.zeros((2, 32, 32), np.uint8), crop=(16, 32)
+        )
 
 
 def test_download_fills_only_missing_files(tmp_path, monkeypatch):
@@ -181,7 +184,11 @@ def test_paper_augmentation_draws_each_step_independently():
     always fired together and a mirrored view never occurred.)"""
     rng = np.random.default_rng(0)
     mask = (rng.random((1, 32, 32)) > 0.5).astype(np.uint8)  # asymmetric: each view is distinct
-    views = {(k, f): np.fliplr(np.rot90(mask[0], k)) if f else np.rot90(mask[0], k) for k in range(4) for f in (0, 1)}
+    views = {
+        (k, f): np.fliplr(np.rot90(mask[0], k)) if f else np.rot90(mask[0], k)
+        for k in range(4)
+        for f in (0, 1)
+    }
     ds = D.ISBIDataset(mask * 255, mask, [0], paper_augmentation(), samples_per_epoch=400)
     seen = {}
     for i in range(len(ds)):

@@ -1,4 +1,5 @@
 """The weights' exponential moving average: the numbers on a toy model, and in fit."""
+
 from __future__ import annotations
 
 import pytest

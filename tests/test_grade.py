@@ -6,6 +6,7 @@ with the instructor's solutions put in (all correct), and one with a wrong answe
 the check's hint). Then a notebook that hangs, one whose kernel dies and one that is not a
 notebook: each is rows, not an exception. The verdict rules without a kernel at the end.
 """
+
 import contextlib
 import csv
 import importlib.util
@@ -74,8 +75,11 @@ def graded(tmp_path_factory):
     for cell in untouched.cells:  # a stale output must not count: only what runs counts
         if "checks.check_" in cell.source:
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Correct.\n")]
-    paths = [_save(untouched, folder, "alice"), _save(_solved(), folder, "bob"),
-             _save(_solved({0: WRONG_5_1}), folder, "carol")]
+    paths = [
+        _save(untouched, folder, "alice"),
+        _save(_solved(), folder, "bob"),
+        _save(_solved({0: WRONG_5_1}), folder, "carol"),
+    ]
     out, printed = folder / "grades.csv", io.StringIO()
     with contextlib.redirect_stdout(printed):
         assert main(["grade", *map(str, paths), "--out", str(out)]) == 0
@@ -134,7 +138,9 @@ def test_a_hanging_a_dying_and_an_unreadable_notebook_are_rows(tmp_path):
     broken.write_text("{ not a notebook")
     results = grade.grade([hang, dies, broken], timeout_s=3)
     assert [g.student for g in results] == ["dave", "erin", "frank"]
-    for g, why in zip(results, ["ran out of its 3 s in cell 1", "lost its kernel", "could not be read"]):
+    for g, why in zip(
+        results, ["ran out of its 3 s in cell 1", "lost its kernel", "could not be read"]
+    ):
         assert [r["exercise"] for r in g.rows] == EXERCISES
         assert {r["status"] for r in g.rows} == {"not reached"}
         assert all(why in r["detail"] for r in g.rows), g.rows
@@ -143,7 +149,9 @@ def test_a_hanging_a_dying_and_an_unreadable_notebook_are_rows(tmp_path):
     lines = grade.summary_lines(results)
     assert lines[0].startswith("dave: 0/3 correct, 0 wrong, 0 not attempted, 3 not reached")
     assert lines[1] == f"  {CHAPTER}.ipynb ran out of its 3 s in cell 1"  # why, under the student
-    assert lines[2].startswith("erin: ") and lines[3].startswith(f"  {CHAPTER}.ipynb lost its kernel")
+    assert lines[2].startswith("erin: ") and lines[3].startswith(
+        f"  {CHAPTER}.ipynb lost its kernel"
+    )
 
 
 def _cell(source, outputs):
@@ -155,19 +163,36 @@ def _error(ename, evalue):
 
 
 def test_verdicts_read_from_the_outputs():
-    nb = nbformat.v4.new_notebook(cells=[
-        _cell("checks.check_pooled_size(pooled_size)", [_error("ZeroDivisionError", "division by zero")]),
-        _cell("data = load()", [_error("FileNotFoundError", "no data")]),
-        _cell("checks.check_doubleconv_params(f)", [_error("NameError", "name 'f' is not defined")]),
-        _cell("checks.check_seed_dice(g)", []),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            _cell(
+                "checks.check_pooled_size(pooled_size)",
+                [_error("ZeroDivisionError", "division by zero")],
+            ),
+            _cell("data = load()", [_error("FileNotFoundError", "no data")]),
+            _cell(
+                "checks.check_doubleconv_params(f)",
+                [_error("NameError", "name 'f' is not defined")],
+            ),
+            _cell("checks.check_seed_dice(g)", []),
+        ]
+    )
     found = grade.read_checks(nb)
-    assert found["check_pooled_size"] == ("wrong", "the check raised ZeroDivisionError: division by zero")
-    assert found["check_doubleconv_params"] == ("not reached", "cell 2 raised FileNotFoundError: no data")
+    assert found["check_pooled_size"] == (
+        "wrong",
+        "the check raised ZeroDivisionError: division by zero",
+    )
+    assert found["check_doubleconv_params"] == (
+        "not reached",
+        "cell 2 raised FileNotFoundError: no data",
+    )
     assert found["check_seed_dice"][0] == "wrong"  # ran, printed no Correct line
     stopped = grade.read_checks(nb, stopped="ran out of its 5 s", stopped_at=2)
     assert stopped["check_pooled_size"][0] == "wrong"  # it ran before the stop
-    assert stopped["check_doubleconv_params"] == ("not reached", "the notebook ran out of its 5 s in cell 3")
+    assert stopped["check_doubleconv_params"] == (
+        "not reached",
+        "the notebook ran out of its 5 s in cell 3",
+    )
 
 
 def test_the_student_is_the_folder_or_the_file():

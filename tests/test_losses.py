@@ -1,4 +1,5 @@
 """Tests for attnlib.losses: each loss against an independent computation."""
+
 import math
 
 import pytest
@@ -60,7 +61,9 @@ def test_soft_dice_squared_by_hand(tiny):
 def test_ce_dice_is_the_weighted_sum(tiny):
     expected = math.log(8 / 3) / 2 + 0.3 * 36 / 143
     assert ce_dice(*tiny, dice_weight=0.3).item() == pytest.approx(expected, abs=1e-12)
-    assert ce_dice(*tiny, dice="seed").item() == pytest.approx(math.log(8 / 3) / 2 + 3 / 8, abs=1e-12)
+    assert ce_dice(*tiny, dice="seed").item() == pytest.approx(
+        math.log(8 / 3) / 2 + 3 / 8, abs=1e-12
+    )
 
 
 # ------------------------------------------------------------ general properties
@@ -68,8 +71,9 @@ def test_cross_entropy_equals_torch(batch):
     logits, target = batch
     assert torch.allclose(cross_entropy(logits, target), F.cross_entropy(logits, target))
     weight = torch.tensor([2.0, 0.5], dtype=torch.float64)
-    assert torch.allclose(cross_entropy(logits, target, weight=weight),
-                          F.cross_entropy(logits, target, weight=weight))
+    assert torch.allclose(
+        cross_entropy(logits, target, weight=weight), F.cross_entropy(logits, target, weight=weight)
+    )
 
 
 def paper_dice_loss(score, label):
@@ -160,7 +164,9 @@ def test_uint8_targets_and_bfloat16_logits(batch):
     assert torch.allclose(soft_dice(logits, target.to(torch.uint8)), soft_dice(logits, target))
     half = logits.to(torch.bfloat16)
     assert soft_dice(half, target).dtype == torch.float32  # Dice sums are taken in float32
-    assert soft_dice(half, target).item() == pytest.approx(soft_dice(half.double(), target).item(), abs=1e-5)
+    assert soft_dice(half, target).item() == pytest.approx(
+        soft_dice(half.double(), target).item(), abs=1e-5
+    )
 
 
 # -------------------------------------------------------------------- build_loss
@@ -171,15 +177,20 @@ def test_build_loss_names_and_aliases(tiny):
     assert build_loss("seed-dice")(*tiny).item() == pytest.approx(3 / 8)
     assert build_loss("soft_dice", squared=True)(*tiny).item() == pytest.approx(41 / 333)
     assert build_loss("ce_dice", dice_weight=0.3)(*tiny).item() == pytest.approx(
-        math.log(8 / 3) / 2 + 0.3 * 36 / 143)
+        math.log(8 / 3) / 2 + 0.3 * 36 / 143
+    )
     assert set(LOSSES) == {"cross_entropy", "seed_dice", "soft_dice", "ce_dice"}
     assert set(LOSS_ALIASES.values()) <= set(LOSSES)
 
 
 def test_build_loss_errors():
-    with pytest.raises(ValueError, match="unknown loss 'focal'.*ce, ce_dice, cross_entropy.*soft_dice"):
+    with pytest.raises(
+        ValueError, match="unknown loss 'focal'.*ce, ce_dice, cross_entropy.*soft_dice"
+    ):
         build_loss("focal")
     with pytest.raises(ValueError, match="soft_dice.*smoth"):
         build_loss("soft_dice", smoth=1.0)
     with pytest.raises(ValueError, match="'soft' or 'seed'"):
-        build_loss("ce_dice", dice="hard")(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long))
+        build_loss("ce_dice", dice="hard")(
+            torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long)
+        )

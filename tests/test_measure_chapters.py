@@ -1,13 +1,16 @@
 """scripts/measure_chapters.py and the page that quotes it (book/time_and_compute.md): the grid's
 times come from the current laptop grid (results/laptop), in step with its records, and every
 pause that the grid's log records inside a run's wall time is flagged (and no other shows)."""
+
 import importlib.util
 import json
 import statistics
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("measure_chapters", ROOT / "scripts" / "measure_chapters.py")
+_spec = importlib.util.spec_from_file_location(
+    "measure_chapters", ROOT / "scripts" / "measure_chapters.py"
+)
 measure = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(measure)
 TIMES = json.loads((ROOT / "book" / "_data" / "chapter_times.json").read_text())
@@ -24,8 +27,10 @@ def test_the_page_reads_the_current_grid_in_step_with_its_records():
     grid = TIMES["laptop_grid"]
     assert grid["source"].startswith("results/laptop/")
     fresh = measure.grid_records()
-    assert grid["runs"] == fresh, ("book/_data/chapter_times.json is out of step with results/laptop: "
-                                   "python scripts/measure_chapters.py --grid-only")
+    assert grid["runs"] == fresh, (
+        "book/_data/chapter_times.json is out of step with results/laptop: "
+        "python scripts/measure_chapters.py --grid-only"
+    )
     assert "laptop_v0" not in (ROOT / "book" / "time_and_compute.md").read_text()
 
 

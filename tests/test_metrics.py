@@ -1,4 +1,5 @@
 """Tests for attnlib.metrics and attnlib.isbi_metrics against independent computations."""
+
 import math
 import os
 import warnings
@@ -8,10 +9,26 @@ import numpy as np
 import pytest
 from skimage.metrics import adapted_rand_error
 
-from attnlib.isbi_metrics import (check_inputs, ground_truth_cells, isbi_scores, segmentation_scores,
-                                  thinned_segments)
-from attnlib.metrics import (METRICS, class_scores, confusion, evaluate, format_table, isbi_vinfo,
-                             isbi_vrand, mean_iou, pixel_accuracy, vinfo_class, vrand_class)
+from attnlib.isbi_metrics import (
+    check_inputs,
+    ground_truth_cells,
+    isbi_scores,
+    segmentation_scores,
+    thinned_segments,
+)
+from attnlib.metrics import (
+    METRICS,
+    class_scores,
+    confusion,
+    evaluate,
+    format_table,
+    isbi_vinfo,
+    isbi_vrand,
+    mean_iou,
+    pixel_accuracy,
+    vinfo_class,
+    vrand_class,
+)
 
 
 # ------------------------------------------------- the paper's utils.evaluate, restated
@@ -38,7 +55,12 @@ def reference_evaluate(pred, label, alpha=0.5):
     h_t = -(t * np.log(t + eps)).sum()
     mutual = (joint * np.log(joint + eps)).sum() + h_s + h_t
     vinfo = mutual / ((1 - alpha) * h_s + alpha * h_t)
-    return {"pixel_accuracy": accuracy, "mean_iou": np.mean(ious), "vrand_class": vrand, "vinfo_class": vinfo}
+    return {
+        "pixel_accuracy": accuracy,
+        "mean_iou": np.mean(ious),
+        "vrand_class": vrand,
+        "vinfo_class": vinfo,
+    }
 
 
 @pytest.fixture
@@ -80,7 +102,9 @@ def test_class_metrics_by_hand(hand_table):
     # I = sum p ln p - 2 sum s ln s = -1.1682825 + 2 * 0.6730117 = 0.1777409; V_info = I / H = 0.2640979
     h = -(0.4 * math.log(0.4) + 0.6 * math.log(0.6))
     mutual = 0.3 * math.log(0.3) + 2 * 0.1 * math.log(0.1) + 0.5 * math.log(0.5) + 2 * h
-    assert scores["vinfo_class"] == pytest.approx(mutual / h, abs=1e-6)  # eps = 1e-7 shifts it by ~1e-7
+    assert scores["vinfo_class"] == pytest.approx(
+        mutual / h, abs=1e-6
+    )  # eps = 1e-7 shifts it by ~1e-7
     assert pixel_accuracy(*hand_table) == scores["pixel_accuracy"]
     assert mean_iou(*hand_table) == scores["mean_iou"]
     assert vrand_class(*hand_table) == scores["vrand_class"]
@@ -101,7 +125,9 @@ def test_class_metrics_equal_the_paper_reference(seed):
         ref_n = reference_evaluate(pred[n], label[n])
         for key in ref:
             assert per_image[key][n] == pytest.approx(ref_n[key], abs=1e-6)
-        assert pixel_accuracy(pred, label, per_image=True)[n] == pytest.approx(ref_n["pixel_accuracy"])
+        assert pixel_accuracy(pred, label, per_image=True)[n] == pytest.approx(
+            ref_n["pixel_accuracy"]
+        )
 
 
 def test_per_image_returns_arrays(hand_table):
@@ -279,7 +305,9 @@ def test_segmentation_scores_equal_brute_force(seed):
     cells = np.where(rng.random(label.shape) < 0.85, label, 1 - label).astype(bool)
     gt, segments = ground_truth_cells(label), thinned_segments(cells)
     assert (segments == 0).any() and len(np.unique(gt)) > 3  # lines and several cells present
-    np.testing.assert_allclose(segmentation_scores(gt, segments), brute_force_scores(gt, segments), atol=1e-12)
+    np.testing.assert_allclose(
+        segmentation_scores(gt, segments), brute_force_scores(gt, segments), atol=1e-12
+    )
 
 
 def test_isbi_no_foreground_and_nan_free():
@@ -324,24 +352,36 @@ def test_input_errors():
 
 
 def test_format_table():
-    rows = [("unet", {"mean_iou": 0.81234, "epochs": 3}), ("unet++", {"mean_iou": 0.8, "isbi_vrand": 0.9})]
-    expected = ("| run | mean_iou | epochs | isbi_vrand |\n"
-                "| --- | ---: | ---: | ---: |\n"
-                "| unet | 0.812 | 3 |  |\n"
-                "| unet++ | 0.800 |  | 0.900 |")
+    rows = [
+        ("unet", {"mean_iou": 0.81234, "epochs": 3}),
+        ("unet++", {"mean_iou": 0.8, "isbi_vrand": 0.9}),
+    ]
+    expected = (
+        "| run | mean_iou | epochs | isbi_vrand |\n"
+        "| --- | ---: | ---: | ---: |\n"
+        "| unet | 0.812 | 3 |  |\n"
+        "| unet++ | 0.800 |  | 0.900 |"
+    )
     assert format_table(rows, digits=3) == expected
     assert format_table(dict(rows), digits=3) == expected
 
 
 # ---------------------------------------------------------------- the real data
-DATA = Path(os.environ.get("ATTNLIB_DATA", Path(__file__).resolve().parents[2] / "shared/data/isbi2012"))
+DATA = Path(
+    os.environ.get("ATTNLIB_DATA", Path(__file__).resolve().parents[2] / "shared/data/isbi2012")
+)
 
 
 @pytest.mark.skipif(not (DATA / "train/label/25.png").is_file(), reason="ISBI 2012 data not found")
 def test_real_test_slices_perfect_prediction():
     from PIL import Image
-    labels = np.stack([(np.asarray(Image.open(DATA / f"train/label/{i}.png")) > 0).astype(np.uint8)
-                       for i in (25, 26)])
+
+    labels = np.stack(
+        [
+            (np.asarray(Image.open(DATA / f"train/label/{i}.png")) > 0).astype(np.uint8)
+            for i in (25, 26)
+        ]
+    )
     assert evaluate(labels, labels) == pytest.approx(dict.fromkeys(METRICS, 1.0))
     flipped = labels.copy()
     flipped[:, ::7, ::7] ^= 1

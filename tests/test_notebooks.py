@@ -20,21 +20,17 @@ def test_every_notebook_has_a_kernelspec_and_exercises():
         nb = nbformat.read(path, as_version=4)
         assert nb.metadata["kernelspec"]["name"] == "python3", path.name
         text = "\n".join(c.source for c in nb.cells)
-        assert text.count("checks.check_") >= 2, (
-            f"{path.name}: at least two exercises with checks"
-        )
+        assert text.count("checks.check_") >= 2, f"{path.name}: at least two exercises with checks"
         solutions = [c for c in nb.cells if "solution" in _tags(c)]
-        assert any(
-            c.cell_type == "code" and "hide-cell" in _tags(c) for c in solutions
-        ), f"{path.name}: folded solutions"
+        assert any(c.cell_type == "code" and "hide-cell" in _tags(c) for c in solutions), (
+            f"{path.name}: folded solutions"
+        )
         assert not any("task" in _tags(c) for c in nb.cells), path.name
 
 
 def test_every_student_notebook_has_stubs_and_no_solutions():
     paths = sorted((NOTEBOOKS / "student").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.name for p in paths] == [
-        p.name for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    ]
+    assert [p.name for p in paths] == [p.name for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))]
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         assert nb.metadata["kernelspec"]["name"] == "python3", path.name

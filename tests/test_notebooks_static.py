@@ -6,12 +6,15 @@ an import and later by an assignment (chapter 07 once had ``plain, tta = qc_rows
 own namespace counts: names bound inside a function or class body, or by a comprehension, are
 local to it.
 """
+
 import ast
 from pathlib import Path
 
 import pytest
 
-SOURCES = sorted((Path(__file__).resolve().parent.parent / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+SOURCES = sorted(
+    (Path(__file__).resolve().parent.parent / "notebooks" / "src").glob("[0-9][0-9]_*.py")
+)
 
 
 def _targets(node) -> list[ast.Name]:
@@ -53,7 +56,9 @@ def bindings(tree: ast.Module) -> tuple[dict[str, int], dict[str, int]]:
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
             names = _targets(node.target)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
-            names = [n for item in node.items if item.optional_vars for n in _targets(item.optional_vars)]
+            names = [
+                n for item in node.items if item.optional_vars for n in _targets(item.optional_vars)
+            ]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             assigned.setdefault(node.name, node.lineno)
         for handler in getattr(node, "handlers", []):
@@ -71,11 +76,13 @@ def bindings(tree: ast.Module) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def test_the_check_finds_a_rebound_import():
-    tree = ast.parse("from attnlib import quality, tta\nimport numpy as np\n"
-                     "def f():\n    tta = 1\n"  # local: fine
-                     "rows = [tta for tta in range(3)]\n"  # comprehension: fine
-                     "for i in range(2):\n    if i:\n        plain, (tta, x) = 1, (2, 3)\n"
-                     "with open('f') as np:\n    pass\n")
+    tree = ast.parse(
+        "from attnlib import quality, tta\nimport numpy as np\n"
+        "def f():\n    tta = 1\n"  # local: fine
+        "rows = [tta for tta in range(3)]\n"  # comprehension: fine
+        "for i in range(2):\n    if i:\n        plain, (tta, x) = 1, (2, 3)\n"
+        "with open('f') as np:\n    pass\n"
+    )
     imported, assigned = bindings(tree)
     assert set(imported) == {"quality", "tta", "np"}
     assert sorted(set(imported) & set(assigned)) == ["np", "tta"]
@@ -86,6 +93,10 @@ def test_the_check_finds_a_rebound_import():
 def test_no_notebook_rebinds_a_name_it_imported(path):
     imported, assigned = bindings(ast.parse(path.read_text()))
     assert imported, f"{path.name}: no imports found (is it a notebook source?)"
-    clashes = {name: (imported[name], assigned[name]) for name in sorted(set(imported) & set(assigned))}
-    assert clashes == {}, (f"{path.name} rebinds imported names (name: (import line, rebinding line)): "
-                           f"{clashes}; rename the variable")
+    clashes = {
+        name: (imported[name], assigned[name]) for name in sorted(set(imported) & set(assigned))
+    }
+    assert clashes == {}, (
+        f"{path.name} rebinds imported names (name: (import line, rebinding line)): "
+        f"{clashes}; rename the variable"
+    )

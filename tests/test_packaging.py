@@ -11,6 +11,7 @@ metadata (``importlib.metadata.packages_distributions``).
   it in ``dependencies`` plus the ``cluster`` extra;
 - this venv (requirements.txt) satisfies every declared requirement.
 """
+
 import ast
 import importlib.metadata
 import re
@@ -58,7 +59,9 @@ def _imports(source: str, package: str = "") -> set[str]:
 
 def _module_file(name: str) -> Path | None:
     parts = name.split(".")[1:]
-    candidates = [PACKAGE.joinpath(*parts, "__init__.py")] + ([PACKAGE.joinpath(*parts).with_suffix(".py")] if parts else [])
+    candidates = [PACKAGE.joinpath(*parts, "__init__.py")] + (
+        [PACKAGE.joinpath(*parts).with_suffix(".py")] if parts else []
+    )
     return next((path for path in candidates if path.is_file()), None)
 
 
@@ -113,19 +116,25 @@ def _notebook_imports(path: Path) -> set[str]:
     names = set()
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "code":
-            code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+            code = "\n".join(
+                ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!"))
+            )
             names |= _imports(code)
     return names
 
 
 def test_everything_attnlib_imports_is_declared():
-    modules, third = _reach({f"attnlib.{p.stem}" for p in PACKAGE.glob("*.py")}
-                            | {f"attnlib.{p.parent.name}" for p in PACKAGE.glob("*/__init__.py")}
-                            | {f"attnlib.{p.parent.name}.{p.stem}" for p in PACKAGE.glob("*/*.py")})
+    modules, third = _reach(
+        {f"attnlib.{p.stem}" for p in PACKAGE.glob("*.py")}
+        | {f"attnlib.{p.parent.name}" for p in PACKAGE.glob("*/__init__.py")}
+        | {f"attnlib.{p.parent.name}.{p.stem}" for p in PACKAGE.glob("*/*.py")}
+    )
     assert "attnlib.grade" in modules and "attnlib.batch.jobs" in modules
     needed = _distributions(third)
     assert {"scipy", "pillow", "scikit-image"} <= needed  # the package imports scipy and PIL itself
-    assert not needed - _declared(), f"imported by attnlib but not in pyproject.toml: {sorted(needed - _declared())}"
+    assert not needed - _declared(), (
+        f"imported by attnlib but not in pyproject.toml: {sorted(needed - _declared())}"
+    )
     core = {_norm(Requirement(r).name) for r in PROJECT["dependencies"]}
     assert {"scipy", "pillow"} <= core, "scipy and pillow are declared, not left to scikit-image"
 
@@ -139,12 +148,17 @@ def test_the_cluster_extra_brings_what_a_job_runs(tmp_path, monkeypatch):
     runs.add(kernel[kernel.index("-m") + 1])
     notebook = Path(cmd[cmd.index("-m") + 2])
     assert notebook == jobs.NOTEBOOK.resolve()
-    submitted = {"attnlib.batch.jobs", "attnlib.batch.executors"}  # the job's own process (submitit)
+    submitted = {
+        "attnlib.batch.jobs",
+        "attnlib.batch.executors",
+    }  # the job's own process (submitit)
     _, third = _reach(runs | _notebook_imports(notebook) | submitted)
     needed = _distributions(third | runs)
     assert {"papermill", "ipykernel", "submitit", "torch"} <= needed
     missing = needed - _declared("cluster")
-    assert not missing, f"a job imports these, but neither dependencies nor the cluster extra declare them: {sorted(missing)}"
+    assert not missing, (
+        f"a job imports these, but neither dependencies nor the cluster extra declare them: {sorted(missing)}"
+    )
 
 
 def test_this_venv_satisfies_every_declared_requirement():

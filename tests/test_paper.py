@@ -1,6 +1,7 @@
 """attnlib.paper: the claims tested on per-seed rows, the tables beside the paper's numbers, no nan in them.
 
 The statistics themselves (paired differences, t intervals, the verdict rule) are tested in test_stats.py."""
+
 import numpy as np
 import pytest
 
@@ -8,8 +9,11 @@ from attnlib import paper, stats
 
 
 def _rows(values: dict, protocol="honest"):
-    return [{"config": c, "seed": s, "protocol": protocol, "mean_iou": v}
-            for c, vs in values.items() for s, v in enumerate(vs)]
+    return [
+        {"config": c, "seed": s, "protocol": protocol, "mean_iou": v}
+        for c, vs in values.items()
+        for s, v in enumerate(vs)
+    ]
 
 
 def test_claims_table_says_na_never_nan():
@@ -22,7 +26,9 @@ def test_claims_table_says_na_never_nan():
 
 def test_check_claims_reports_whether_the_papers_difference_is_inside():
     values = {c: [0.80, 0.81, 0.80, 0.82, 0.81] for c in paper.PAPER_RESULTS}
-    values["unet_sse"] = [v + 0.0015 + e for v, e in zip(values["unet"], [0.001, -0.001, 0.0005, -0.0005, 0.0])]
+    values["unet_sse"] = [
+        v + 0.0015 + e for v, e in zip(values["unet"], [0.001, -0.001, 0.0005, -0.0005, 0.0])
+    ]
     claim = paper.check_claims(_rows(values), "honest")[0]
     assert claim["claim"] == "attention improves UNet" and claim["label"] == "laptop, n=5"
     assert claim["verdict"] == "holds" and claim["paper_inside"] is True
@@ -40,7 +46,9 @@ def test_claims_summary_covers_the_claims_a_grid_has():
 
 def test_check_claims_gives_each_sides_mean_and_sd():
     claim = paper.check_claims(_rows({"unet_sse": [0.80, 0.82], "unet": [0.79, 0.79]}), "honest")[0]
-    assert claim["better_mean"] == pytest.approx(0.81) and claim["better_sd"] == pytest.approx(np.sqrt(2e-4))
+    assert claim["better_mean"] == pytest.approx(0.81) and claim["better_sd"] == pytest.approx(
+        np.sqrt(2e-4)
+    )
     assert claim["worse_sd"] == pytest.approx(0.0)
     one = paper.check_claims(_rows({"unet_sse": [0.80], "unet": [0.79]}), "honest")[0]
     assert one["better_sd"] is None and "0.8000 ± n/a" in paper.claims_table([one])

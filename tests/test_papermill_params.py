@@ -1,4 +1,5 @@
 """The training notebook's parameters: every Config field, visible to papermill, None = not set."""
+
 import ast
 import dataclasses
 import subprocess
@@ -22,9 +23,13 @@ def _parameters_cell() -> str:
 
 def test_every_config_field_is_a_parameter_that_defaults_to_not_set():
     nodes = ast.parse(_parameters_cell()).body
-    assert all(isinstance(n, ast.AnnAssign) for n in nodes), "typed assignments (papermill shows the types)"
+    assert all(isinstance(n, ast.AnnAssign) for n in nodes), (
+        "typed assignments (papermill shows the types)"
+    )
     names = [n.target.id for n in nodes]
-    assert names == ["profile"] + [f.name for f in dataclasses.fields(Config)]  # same names, same order
+    assert names == ["profile"] + [
+        f.name for f in dataclasses.fields(Config)
+    ]  # same names, same order
     assert all(ast.literal_eval(n.value) is None for n in nodes)  # None: the profile decides
     hints = typing.get_type_hints(Config)
     for n in nodes[1:]:
@@ -35,8 +40,12 @@ def test_every_config_field_is_a_parameter_that_defaults_to_not_set():
 
 
 def test_papermill_sees_every_parameter_with_its_type_and_help():
-    out = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(NOTEBOOK)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "papermill", "--help-notebook", str(NOTEBOOK)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for f in ["profile"] + [f.name for f in dataclasses.fields(Config)]:
         assert f"  {f}: Optional[" in out, f"papermill does not list {f}"
     helps = [ln for ln in out.splitlines() if ln.startswith(" " * 20)]

@@ -1,4 +1,5 @@
 """attnlib.plots: the claims figure and the ISBI curves draw what they are given."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,9 +8,22 @@ from attnlib import paper, plots  # noqa: E402
 
 
 def _claims():
-    rows = [{"config": c, "seed": s, "protocol": p, "mean_iou": 0.80 + 0.001 * s + (0.002 if c == "unet_sse" else 0)}
-            for c in paper.PAPER_RESULTS for s in range(3) for p in ("honest", "paper_protocol")]
-    return [c | {"protocol": p} for p in ("honest", "paper_protocol") for c in paper.check_claims(rows, p)]
+    rows = [
+        {
+            "config": c,
+            "seed": s,
+            "protocol": p,
+            "mean_iou": 0.80 + 0.001 * s + (0.002 if c == "unet_sse" else 0),
+        }
+        for c in paper.PAPER_RESULTS
+        for s in range(3)
+        for p in ("honest", "paper_protocol")
+    ]
+    return [
+        c | {"protocol": p}
+        for p in ("honest", "paper_protocol")
+        for c in paper.check_claims(rows, p)
+    ]
 
 
 def test_plot_claims_draws_one_row_per_claim_an_interval_per_protocol_and_the_papers_mark():
@@ -22,8 +36,12 @@ def test_plot_claims_draws_one_row_per_claim_an_interval_per_protocol_and_the_pa
 
 
 def test_plot_claims_without_intervals_draws_dots_only():
-    rows = [{"config": c, "seed": 0, "protocol": "honest", "mean_iou": 0.8} for c in paper.PAPER_RESULTS]
-    fig = plots.plot_claims([c | {"protocol": "honest"} for c in paper.check_claims(rows, "honest")])
+    rows = [
+        {"config": c, "seed": 0, "protocol": "honest", "mean_iou": 0.8} for c in paper.PAPER_RESULTS
+    ]
+    fig = plots.plot_claims(
+        [c | {"protocol": "honest"} for c in paper.check_claims(rows, "honest")]
+    )
     assert not fig.axes[0].collections
 
 
@@ -40,9 +58,15 @@ def test_every_figure_has_a_caller():
     from pathlib import Path
 
     root = Path(plots.__file__).resolve().parent.parent
-    users = "\n".join(p.read_text() for p in [*root.glob("notebooks/src/*.py"), *root.glob("attnlib/**/*.py")]
-                      if p.name != "plots.py")
-    public = [n for n, f in inspect.getmembers(plots, inspect.isfunction) if f.__module__ == plots.__name__
-              and not n.startswith("_")]
+    users = "\n".join(
+        p.read_text()
+        for p in [*root.glob("notebooks/src/*.py"), *root.glob("attnlib/**/*.py")]
+        if p.name != "plots.py"
+    )
+    public = [
+        n
+        for n, f in inspect.getmembers(plots, inspect.isfunction)
+        if f.__module__ == plots.__name__ and not n.startswith("_")
+    ]
     assert "plot_claims" in public and "plot_seed_spread" not in public
     assert [n for n in public if f"{n}(" not in users] == []

@@ -1,5 +1,6 @@
 """attnlib.probe: the measurement leaves the run untouched, interleaves, is cached and reused,
 and a short run is not probed (the CLI's one line: test_cli_fast_path.py)."""
+
 import json
 
 import pytest
@@ -47,9 +48,11 @@ def test_the_rounds_are_interleaved_abcd_dcba(monkeypatch):
 
     monkeypatch.setattr(probe, "train_step", fake_step)
     monkeypatch.setattr(probe, "_warm", lambda step: (step(), 0.2)[1])  # k = 1 step per round
-    out = probe.measure(model, opt, loss_fn, 2, 32, torch.device("cpu"), fastpath.candidates(), budget_s=0)
+    out = probe.measure(
+        model, opt, loss_fn, 2, 32, torch.device("cpu"), fastpath.candidates(), budget_s=0
+    )
     labels = [fastpath.label(*c) for c in fastpath.candidates()]
-    rounds = calls[-out["rounds"] * 4:]
+    rounds = calls[-out["rounds"] * 4 :]
     assert out["rounds"] == probe.MIN_ROUNDS and out["steps_per_round"] == 1
     assert rounds == labels + labels[::-1] + labels
 
@@ -57,10 +60,20 @@ def test_the_rounds_are_interleaved_abcd_dcba(monkeypatch):
 def test_the_decision_is_cached_per_machine_and_model(monkeypatch, tmp_path):
     config, model, loss_fn, opt = _tiny()
     seen = []
-    fake = {"seconds": {"fp32/NCHW": [1.0] * 3, "fp32/NHWC": [0.9] * 3, "bf16/NCHW": [0.5] * 3, "bf16/NHWC": [0.4] * 3},
-            "rounds": 3, "cost_s": 2.0}
+    fake = {
+        "seconds": {
+            "fp32/NCHW": [1.0] * 3,
+            "fp32/NHWC": [0.9] * 3,
+            "bf16/NCHW": [0.5] * 3,
+            "bf16/NHWC": [0.4] * 3,
+        },
+        "rounds": 3,
+        "cost_s": 2.0,
+    }
     monkeypatch.setattr(probe, "measure", lambda *a, **k: (seen.append(a[3:5]), fake)[1])
-    monkeypatch.setattr(fastpath, "rule", lambda *a, **k: None)  # as on a CPU with bf16 instructions
+    monkeypatch.setattr(
+        fastpath, "rule", lambda *a, **k: None
+    )  # as on a CPU with bf16 instructions
     first = probe.fast_path(config, torch.device("cpu"), model, opt, loss_fn, 10**6)
     assert (first["amp"], first["channels_last"], first["decided_by"]) == ("bf16", True, "probe")
     assert first["probe"]["cost_s"] == 2.0 and "2.0 s" in first["why"]
@@ -73,7 +86,10 @@ def test_the_decision_is_cached_per_machine_and_model(monkeypatch, tmp_path):
     assert len(cache) == 2 and {e["key"]["batch"] for e in cache.values()} == {2, 4}
     assert all(e["key"]["cpu"] and e["key"]["torch"] == torch.__version__ for e in cache.values())
     probe.cache_path().write_text("{not json")
-    assert probe.fast_path(config, torch.device("cpu"), model, opt, loss_fn, 10**6)["decided_by"] == "probe"
+    assert (
+        probe.fast_path(config, torch.device("cpu"), model, opt, loss_fn, 10**6)["decided_by"]
+        == "probe"
+    )
 
 
 def test_a_short_run_is_not_probed(monkeypatch):
@@ -96,15 +112,27 @@ def test_smoke_runs_are_never_measured(monkeypatch):
 def test_a_recorded_decision_is_reused_as_it_is(monkeypatch):
     monkeypatch.setattr(probe, "_decide", lambda *a: pytest.fail("decided again"))
     recorded = {"amp": "bf16", "channels_last": True, "why": "recorded earlier"}
-    assert probe.fast_path(None, torch.device("cpu"), None, None, None, 10, recorded=recorded) is recorded
+    assert (
+        probe.fast_path(None, torch.device("cpu"), None, None, None, 10, recorded=recorded)
+        is recorded
+    )
 
 
 def test_results_do_not_depend_on_whether_the_probe_ran(tmp_path, monkeypatch):
     """fit with auto, the probe forced to run and to choose bf16/NHWC, against the same set explicitly."""
     from attnlib.train import fit
 
-    run = dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8, epochs=2, eval_interval=2)
-    explicit, _ = make_config("smoke", **run, amp="bf16", channels_last=True, out_dir=str(tmp_path / "set"))
+    run = dict(
+        widths=[4, 8, 16, 32, 64],
+        crop=64,
+        batch_size=4,
+        samples_per_epoch=8,
+        epochs=2,
+        eval_interval=2,
+    )
+    explicit, _ = make_config(
+        "smoke", **run, amp="bf16", channels_last=True, out_dir=str(tmp_path / "set")
+    )
     ref = fit(explicit).record
     monkeypatch.setattr(fastpath, "rule", lambda *a, **k: None)
     monkeypatch.setattr(probe, "PAYBACK_S", 0.0)

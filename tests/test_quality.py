@@ -1,4 +1,5 @@
 """attnlib.quality: per-slice scores, named errors, threshold sweep, TTA views."""
+
 import numpy as np
 import pytest
 import torch
@@ -15,9 +16,9 @@ def blocks(n=3, size=48, seed=0):
     labels = np.ones((n, size, size), dtype=np.int64)
     for i in range(n):
         for c in rng.choice(np.arange(6, size - 6), 2, replace=False):
-            labels[i, :, c:c + 2] = 0
+            labels[i, :, c : c + 2] = 0
         for r in rng.choice(np.arange(6, size - 6), 2, replace=False):
-            labels[i, r:r + 2, :] = 0
+            labels[i, r : r + 2, :] = 0
     return labels
 
 
@@ -33,10 +34,10 @@ def test_slice_scores_match_metrics_on_each_slice():
     got = quality.slice_scores(probs, labels, threshold=0.5)
     for i in range(len(labels)):
         pred = (probs[i] > 0.5).astype(np.uint8)
-        assert got["mean_iou"][i] == pytest.approx(
-            metrics.mean_iou(pred, labels[i]))
+        assert got["mean_iou"][i] == pytest.approx(metrics.mean_iou(pred, labels[i]))
         assert got["isbi_vrand"][i] == pytest.approx(
-            isbi_scores(probs[i:i + 1], labels[i:i + 1], (0.5,))["isbi_vrand"])
+            isbi_scores(probs[i : i + 1], labels[i : i + 1], (0.5,))["isbi_vrand"]
+        )
 
 
 def test_error_map_codes():
@@ -161,8 +162,7 @@ def test_pointwise_model_scores_the_same_in_every_view():
     model = pointwise_model()
     views = tta.view_probs(model, images, amp="off")
     assert views.shape == (8, *images.shape)
-    np.testing.assert_allclose(views, np.broadcast_to(views[0], views.shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(views, np.broadcast_to(views[0], views.shape), atol=1e-6)
     averaged = predict(model, images, tta=True, amp="off")
     np.testing.assert_allclose(views.mean(0), averaged, atol=1e-6)
     rows = tta.view_table(views, labels)
@@ -180,11 +180,10 @@ def test_view_offsets_find_and_undo_a_shift():
     np.testing.assert_allclose(offsets, -np.array(moves, float), atol=0.06)
     aligned = tta.align_views(views, offsets)
     inner = (slice(None), slice(None), slice(3, -3), slice(3, -3))
-    np.testing.assert_allclose(aligned[inner],
-                               np.broadcast_to(plain, views.shape)[inner],
-                               atol=0.05)
-    assert tta.view_offsets(views, slices=[1])[3] == pytest.approx(
-        [-1, -1], abs=0.06)
+    np.testing.assert_allclose(
+        aligned[inner], np.broadcast_to(plain, views.shape)[inner], atol=0.05
+    )
+    assert tta.view_offsets(views, slices=[1])[3] == pytest.approx([-1, -1], abs=0.06)
 
 
 def test_training_views_counts_each_view():
@@ -199,8 +198,9 @@ def test_training_views_counts_each_view():
 
 def test_threshold_report_chooses_on_one_set_and_scores_another():
     labels = blocks(n=4)
-    probs = np.concatenate([np.where(labels == 1, 0.62, 0.58)[:2],
-                            np.where(labels == 1, 0.22, 0.18)[2:]])
+    probs = np.concatenate(
+        [np.where(labels == 1, 0.62, 0.58)[:2], np.where(labels == 1, 0.22, 0.18)[2:]]
+    )
     rows, sweeps = quality.threshold_report({"m": probs}, labels, [0, 1], [2, 3])
     assert sweeps["m"]["slices"] == [0, 1]
     row = rows["m"]
@@ -208,6 +208,7 @@ def test_threshold_report_chooses_on_one_set_and_scores_another():
     # 0.6 is wrong for slices 2, 3 (all membrane) and 0.5 too: the report
     # scores what was chosen, it does not choose again
     assert row["mIoU at t"] == pytest.approx(
-        metrics.mean_iou((probs[2:] > 0.6).astype(np.uint8), labels[2:]))
+        metrics.mean_iou((probs[2:] > 0.6).astype(np.uint8), labels[2:])
+    )
     with pytest.raises(ValueError, match="overlap"):
         quality.threshold_report({"m": probs}, labels, [0, 1], [1, 2])

@@ -1,4 +1,5 @@
 """The labels' offset against the image ridges: the estimator, registration, the setting."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,9 @@ def ridges(labels, shift) -> np.ndarray:
     return np.stack(out).astype(np.uint8)
 
 
-@pytest.mark.parametrize("shift", [(0.3, 0.0), (-0.3, 0.0), (0.0, 0.45),
-                                   (0.0, -0.45), (-0.6, -0.15), (1.2, 0.7)])
+@pytest.mark.parametrize(
+    "shift", [(0.3, 0.0), (-0.3, 0.0), (0.0, 0.45), (0.0, -0.45), (-0.6, -0.15), (1.2, 0.7)]
+)
 def test_the_estimator_recovers_a_known_sub_pixel_shift(shift):
     labels = membranes()
     offsets = registration.slice_offsets(ridges(labels, shift), labels)
@@ -48,8 +50,9 @@ def test_a_registered_image_sits_on_its_labels_and_the_control_twice_as_far():
     np.testing.assert_allclose(residual, 0, atol=0.05)
     away, rec = registration.register(images, labels, [0, 1, 2], "opposite")
     assert rec["shift"] == pytest.approx([-v for v in rec["offset"]])
-    np.testing.assert_allclose(registration.slice_offsets(away, labels).mean(0),
-                               [1.2, -0.4], atol=0.08)
+    np.testing.assert_allclose(
+        registration.slice_offsets(away, labels).mean(0), [1.2, -0.4], atol=0.08
+    )
 
 
 def test_registration_moves_every_image_never_a_label_and_reads_only_train_labels():
@@ -90,11 +93,14 @@ def test_the_setting_is_part_of_the_run_identity():
         Config(register="yes")
 
 
-@pytest.mark.parametrize("name, views", [
-    ("upright", {"plain", "flip"}),  # the horizontal flip only
-    ("photometric", {"plain"}),
-    ("geometric", {view for view in map(lambda v: tta.view_name(*v), tta.VIEWS)}),
-])
+@pytest.mark.parametrize(
+    "name, views",
+    [
+        ("upright", {"plain", "flip"}),  # the horizontal flip only
+        ("photometric", {"plain"}),
+        ("geometric", {view for view in map(lambda v: tta.view_name(*v), tta.VIEWS)}),
+    ],
+)
 def test_the_new_pipelines_draw_the_views_they_promise(name, views):
     drawn = tta.training_views(build_augmentation(name), n=240)
     assert {v for v, f in drawn.items() if f > 0} == views
@@ -106,8 +112,9 @@ def test_a_config_at_the_old_value_keeps_its_old_folder_name():
 
     from attnlib.config import LATER_FIELDS, RESUMABLE
 
-    keep = {k: v for k, v in Config().to_dict().items()
-            if k not in RESUMABLE and k not in LATER_FIELDS}
+    keep = {
+        k: v for k, v in Config().to_dict().items() if k not in RESUMABLE and k not in LATER_FIELDS
+    }
     digest = hashlib.sha1(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:8]
     assert Config().run_dir().name.endswith(digest)
 
@@ -115,8 +122,14 @@ def test_a_config_at_the_old_value_keeps_its_old_folder_name():
 def test_a_registered_run_records_its_offset(tmp_path):
     from attnlib.train import train
 
-    run = train("smoke", register="offset", epochs=1, amp="off",
-                channels_last=False, out_dir=str(tmp_path / "run"))
+    run = train(
+        "smoke",
+        register="offset",
+        epochs=1,
+        amp="off",
+        channels_last=False,
+        out_dir=str(tmp_path / "run"),
+    )
     rec = run.record["registration"]
     assert rec["mode"] == "offset" and rec["slices"] == list(range(25))
     assert rec["offset"][0] == pytest.approx(-0.61, abs=0.05)  # the ISBI labels

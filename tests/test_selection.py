@@ -1,4 +1,5 @@
 """Choosing on validation only: attnlib.selection reads validation scores and refuses the rest."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,27 @@ from attnlib.selection import SelectionError
 
 
 def record(seed=0, split="4", val=(20, 21, 22, 23, 24), miou=0.8, wall=600.0, threads=1):
-    evals = [{"epoch": e, "val": {"mean_iou": miou - 0.01 * (e < 8), "isbi_vrand": 0.97},
-              "test": {"mean_iou": 0.99, "isbi_vrand": 0.99}} for e in (4, 8)]
-    return {"config": {"seed": seed, "split": split}, "split": {"val": list(val)},
-            "evals": evals, "summary": {"honest": {"test": {"mean_iou": 0.99}}},
-            "environment": {"wall_seconds": wall, "cpu_threads": threads, "device": "cpu",
-                            "device_name": "Some CPU"}, "complete": True}
+    evals = [
+        {
+            "epoch": e,
+            "val": {"mean_iou": miou - 0.01 * (e < 8), "isbi_vrand": 0.97},
+            "test": {"mean_iou": 0.99, "isbi_vrand": 0.99},
+        }
+        for e in (4, 8)
+    ]
+    return {
+        "config": {"seed": seed, "split": split},
+        "split": {"val": list(val)},
+        "evals": evals,
+        "summary": {"honest": {"test": {"mean_iou": 0.99}}},
+        "environment": {
+            "wall_seconds": wall,
+            "cpu_threads": threads,
+            "device": "cpu",
+            "device_name": "Some CPU",
+        },
+        "complete": True,
+    }
 
 
 def write(folder, name, rec):

@@ -1,4 +1,5 @@
 """experiments/sse_mean_map.py (chapter 04's experiment): the constant maps replace the gates."""
+
 import importlib.util
 from pathlib import Path
 
@@ -32,8 +33,9 @@ def test_constant_maps_make_each_gate_a_scale_and_come_off_again():
     # eval mode gives a near-constant output
     with torch.no_grad():
         trained = model(x)
-        handles = sse_mean_map.constant_maps(model, {n: 0.5 for n, m in model.named_modules()
-                                                     if isinstance(m, SSEGate)})
+        handles = sse_mean_map.constant_maps(
+            model, {n: 0.5 for n, m in model.named_modules() if isinstance(m, SSEGate)}
+        )
         gate = next(m for m in model.modules() if isinstance(m, SSEGate))
         skip = torch.rand(1, 4, 32, 32)
         assert torch.equal(gate(skip), skip * 0.5)

@@ -1,4 +1,5 @@
 """attnlib.stats: mean and sd over seeds, runs paired by seed, the t interval, the verdict rule."""
+
 import numpy as np
 import pytest
 
@@ -19,8 +20,15 @@ def test_pairs_only_the_seeds_both_have():
     assert d["seeds"] == [1, 2] and d["mean"] == pytest.approx(1.25)
 
 
-@pytest.mark.parametrize("lo, hi, want", [(0.001, 0.01, "holds"), (-0.01, -0.001, "reversed"),
-                                          (-0.01, 0.01, "too small to tell at this scale"), (None, None, "n/a")])
+@pytest.mark.parametrize(
+    "lo, hi, want",
+    [
+        (0.001, 0.01, "holds"),
+        (-0.01, -0.001, "reversed"),
+        (-0.01, 0.01, "too small to tell at this scale"),
+        (None, None, "n/a"),
+    ],
+)
 def test_verdict_rule(lo, hi, want):
     assert stats.verdict({"lo": lo, "hi": hi}) == want
 
@@ -33,10 +41,12 @@ def test_mean_sd_says_none_for_what_cannot_be_computed():
 
 
 def test_per_seed_picks_one_configuration_and_protocol():
-    rows = [{"config": "unet", "protocol": "honest", "seed": 0, "mean_iou": 0.8},
-            {"config": "unet", "protocol": "paper_protocol", "seed": 0, "mean_iou": 0.9},
-            {"config": "unet_sse", "protocol": "honest", "seed": 0, "mean_iou": 0.7},
-            {"config": "unet", "protocol": "honest", "seed": 3, "mean_iou": 0.85}]
+    rows = [
+        {"config": "unet", "protocol": "honest", "seed": 0, "mean_iou": 0.8},
+        {"config": "unet", "protocol": "paper_protocol", "seed": 0, "mean_iou": 0.9},
+        {"config": "unet_sse", "protocol": "honest", "seed": 0, "mean_iou": 0.7},
+        {"config": "unet", "protocol": "honest", "seed": 3, "mean_iou": 0.85},
+    ]
     assert stats.per_seed(rows, "unet", "honest") == {0: 0.8, 3: 0.85}
 
 
@@ -44,7 +54,9 @@ def test_t_interval_widens_with_the_level_and_needs_two_values():
     lo95, hi95 = stats.t_interval([1.0, 2.0, 3.0])
     lo99, hi99 = stats.t_interval([1.0, 2.0, 3.0], level=0.99)
     assert (lo95 + hi95) / 2 == pytest.approx(2.0) and lo99 < lo95 < hi95 < hi99
-    assert hi95 - 2.0 == pytest.approx(4.302652729911275 / np.sqrt(3))  # t_{0.975, 2} * sd / sqrt(n), sd = 1
+    assert hi95 - 2.0 == pytest.approx(
+        4.302652729911275 / np.sqrt(3)
+    )  # t_{0.975, 2} * sd / sqrt(n), sd = 1
     with pytest.raises(ValueError, match="at least two values"):
         stats.t_interval([1.0])
 

@@ -3,6 +3,7 @@
 The import graph is read with ``ast`` from ``attnlib/**/*.py``: every ``import``, at the top
 of a module or inside a function, counts as an edge to the attnlib module it names.
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,7 +36,9 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             if node.level:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
-            found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names}
+            found |= {
+                f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names
+            }
     return {m for m in found if m in modules and m != me}
 
 
@@ -55,7 +58,9 @@ def test_the_import_graph_has_no_cycle():
 
     def visit(module):
         if module in path:
-            raise AssertionError("import cycle: " + " -> ".join(path[path.index(module):] + [module]))
+            raise AssertionError(
+                "import cycle: " + " -> ".join(path[path.index(module) :] + [module])
+            )
         if module in done:
             return
         path.append(module)
@@ -75,7 +80,9 @@ def test_every_registry_speaks_the_vocabulary():
     assert tuple(losses.LOSSES) == names.LOSSES
     assert tuple(augment.AUGMENTATIONS) == names.AUGMENTATIONS
     assert config.CHOICES["gate"] == names.GATES and config.CHOICES["model"] == names.MODELS
-    assert models.PAPER_WIDTHS is names.PAPER_WIDTHS and config.Config().widths == list(names.PAPER_WIDTHS)
+    assert models.PAPER_WIDTHS is names.PAPER_WIDTHS and config.Config().widths == list(
+        names.PAPER_WIDTHS
+    )
     assert paper.METRICS4 == metrics.METRICS[:4]
 
 
@@ -114,12 +121,16 @@ def test_the_package_map_names_every_module_and_only_modules():
     top = _modules(PACKAGE)
     assert {"batch", "stats", "tables", "models", "__main__"} <= top
     assert top - _map(attnlib.__doc__) == set(), "add these to the map in attnlib/__init__.py"
-    assert _map(attnlib.__doc__) - top == set(), "the map in attnlib/__init__.py names modules that are gone"
+    assert _map(attnlib.__doc__) - top == set(), (
+        "the map in attnlib/__init__.py names modules that are gone"
+    )
     for package in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
         doc = importlib.import_module(f"attnlib.{package.name}").__doc__ or ""
         named = _map(doc) | set(re.findall(r"``(\w+)``", doc))  # a map, or a table of ``name``
         missing = _modules(package) - named
-        assert missing == set(), f"attnlib/{package.name}/__init__.py does not name {sorted(missing)}"
+        assert missing == set(), (
+            f"attnlib/{package.name}/__init__.py does not name {sorted(missing)}"
+        )
 
 
 def test_the_readme_layout_names_every_module():

@@ -127,9 +127,9 @@ def test_every_exercise_has_a_stub_a_solution_and_a_check(editions):
     stubs = _exercises(student, "task")
     solutions = _exercises(instructor, "solution")
     assert len(stubs) >= 2, f"{src.name}: at least two exercises"
-    assert [_check_call(c) for _, c in stubs] == [
-        _check_call(c) for _, c in solutions
-    ], "the same checks follow the stubs and the solutions, in order"
+    assert [_check_call(c) for _, c in stubs] == [_check_call(c) for _, c in solutions], (
+        "the same checks follow the stubs and the solutions, in order"
+    )
     for k, (stub, _) in enumerate(stubs, 1):
         number = f"{_chapter(src)}.{k}"
         assert re.search(
@@ -146,8 +146,7 @@ def test_student_edition_has_no_solution(editions):
     src, instructor, student = editions
     assert not any("solution" in _tags(c) for c in student.cells)
     assert not any(
-        c.cell_type == "code" and (c.outputs or c.execution_count)
-        for c in student.cells
+        c.cell_type == "code" and (c.outputs or c.execution_count) for c in student.cells
     )
     student_text = "\n".join(c.source for c in student.cells)
     for cell in instructor.cells:
@@ -166,12 +165,7 @@ def test_instructor_edition_has_no_stub(editions):
 def test_questions_with_folded_answers_before_the_exercises(editions):
     src, instructor, student = editions
     md = [c for c in instructor.cells if c.cell_type == "markdown"]
-    heads = [
-        line
-        for c in md
-        for line in c.source.splitlines()
-        if line.startswith("## ")
-    ]
+    heads = [line for c in md for line in c.source.splitlines() if line.startswith("## ")]
     assert heads[-3:] == ["## Summary", "## Questions", "## Exercises"]
     n = _chapter(src)
     questions = [c for c in md if f"**Question {n}." in c.source]

@@ -1,4 +1,5 @@
 """attnlib.train: a smoke fit on the real data, resume equivalence, predict and TTA."""
+
 import json
 import warnings
 
@@ -13,7 +14,14 @@ from attnlib.protocols import summarize
 from attnlib.epoch import warn_if_slow
 from attnlib.train import fit, learning_rate
 
-TINY = dict(widths=[4, 8, 16, 32, 64], crop=64, batch_size=4, samples_per_epoch=8, eval_interval=1, deterministic=True)
+TINY = dict(
+    widths=[4, 8, 16, 32, 64],
+    crop=64,
+    batch_size=4,
+    samples_per_epoch=8,
+    eval_interval=1,
+    deterministic=True,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +36,23 @@ def test_smoke_fit_writes_its_json(smoke_run):
     assert rec["config"]["widths"] == [4, 8, 16, 32, 64]
     assert rec["history"]["epoch"] == [1, 2] and all(np.isfinite(rec["history"]["loss"]))
     assert [e["epoch"] for e in rec["evals"]] == [1, 2]
-    assert set(rec["evals"][-1]["test"]) >= {"pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo"}
+    assert set(rec["evals"][-1]["test"]) >= {
+        "pixel_accuracy",
+        "mean_iou",
+        "vrand_class",
+        "vinfo_class",
+        "isbi_vrand",
+        "isbi_vinfo",
+    }
     assert "test slices" in rec["summary"]["paper_protocol"]["rule"]
     assert rec["summary"]["honest"]["epoch"] == 2  # no validation fold: the last evaluation
     assert rec["fast_path"]["why"] and rec["fast_path"]["threads"] >= 1
     env = rec["environment"]
-    assert env["torch"] == torch.__version__ and env["train_images_per_s"] > 0 and env["wall_seconds"] > 0
+    assert (
+        env["torch"] == torch.__version__
+        and env["train_images_per_s"] > 0
+        and env["wall_seconds"] > 0
+    )
     assert (smoke_run.path.parent / "checkpoint.pt").exists()
     assert not list(smoke_run.path.parent.glob("*.tmp"))  # atomic writes leave nothing behind
 
@@ -94,7 +113,9 @@ def test_exported_weights_rebuild_the_model(tmp_path, smoke_run):
     folder = tmp_path / "shared"
     folder.mkdir()
     export_weights(smoke_run.folder).rename(folder / "model.pt")
-    (folder / "run.json").write_text(smoke_run.path.read_text())  # a run shared without its checkpoint
+    (folder / "run.json").write_text(
+        smoke_run.path.read_text()
+    )  # a run shared without its checkpoint
     rec, model = load_run(folder)
     x = torch.rand(1, 1, 64, 64)
     smoke_run.model.eval()
@@ -109,7 +130,10 @@ def test_the_honest_isbi_threshold_is_not_chosen_on_the_test_slices(smoke_run):
     assert chosen["chosen_on"] == "training slices 20-24"
     curve, test_curve = rec["threshold_curve"], last["isbi_curves"]["test"]
     assert chosen["vrand"] == curve["thresholds"][int(np.argmax(curve["isbi_vrand"]))]
-    assert honest["test"]["isbi_vrand"] == test_curve["isbi_vrand"][test_curve["thresholds"].index(chosen["vrand"])]
+    assert (
+        honest["test"]["isbi_vrand"]
+        == test_curve["isbi_vrand"][test_curve["thresholds"].index(chosen["vrand"])]
+    )
     challenge = honest["challenge_protocol"]
     assert challenge["isbi_vrand"] == max(test_curve["isbi_vrand"]) >= honest["test"]["isbi_vrand"]
     assert "challenge" in challenge["rule"]
@@ -159,7 +183,9 @@ def test_the_fp16_scaler_is_checkpointed_and_restored(tmp_path, monkeypatch):
     torch.save(state, tmp_path / "checkpoint.pt")
     rec = fit(c).record
     assert rec["resumed_from"] == 2 and all(np.isfinite(rec["history"]["loss"]))
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["scaler"]["scale"] == 1024.0  # restored, not 65536
+    assert (
+        load_checkpoint(tmp_path / "checkpoint.pt")["scaler"]["scale"] == 1024.0
+    )  # restored, not 65536
 
 
 def test_cosine_learning_rate():
@@ -176,7 +202,9 @@ def test_paper_settings_on_a_cpu_warn_with_an_estimate():
         warn_if_slow(c, torch.device("cpu"), step_seconds=5.0, steps_per_epoch=7)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warn_if_slow(make_config("smoke")[0], torch.device("cpu"), step_seconds=0.1, steps_per_epoch=2)
+        warn_if_slow(
+            make_config("smoke")[0], torch.device("cpu"), step_seconds=0.1, steps_per_epoch=2
+        )
 
 
 def test_fold_split_gives_an_honest_choice(tmp_path):
@@ -211,7 +239,9 @@ def test_predict_and_tta_invert_their_transforms():
     p = predict(_Asymmetric(), images)
     assert p.shape == (3, 32, 32) and p.dtype == np.float32
     assert np.allclose(p, 1 / (1 + np.exp(-(images / 255 - 0.5) * 8)), atol=1e-5)
-    assert np.allclose(predict(_Asymmetric(), images, tta=True), p, atol=1e-5)  # a pointwise model is TTA-invariant
+    assert np.allclose(
+        predict(_Asymmetric(), images, tta=True), p, atol=1e-5
+    )  # a pointwise model is TTA-invariant
 
 
 def test_predict_rejects_bad_shapes():

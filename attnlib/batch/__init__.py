@@ -1,5 +1,7 @@
 """The instructor's batch: the paper's grid, times seeds, one papermill notebook per run.
 
+Its modules, one idea each:
+
     grid       reading the grid, each run's state, the plan, ``--status``
     jobs       one run as a job: papermill executes 07_training.ipynb into its run folder
     executors  where the jobs run: submitit's LocalExecutor here, or one SLURM job array

@@ -7,6 +7,7 @@ is checkpointable) and its training resumes from ``checkpoint.pt``. :func:`job_s
 what a run's job is doing now, from its folder and, on SLURM, ``squeue`` (which knows the jobs
 that are queued, running or just ended), then ``sacct`` (which needs the cluster's accounting).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,19 +17,47 @@ import time
 from pathlib import Path
 
 from attnlib import cpu
-from attnlib.batch.jobs import NOTEBOOK, BatchError, NotebookJob, last_line, read_json, record_job, write_params
+from attnlib.batch.jobs import (
+    NOTEBOOK,
+    BatchError,
+    NotebookJob,
+    last_line,
+    read_json,
+    record_job,
+    write_params,
+)
 from attnlib.checkpoints import write_json_atomic
 
 EXECUTORS = ("local", "slurm")
 LOCAL_TIMEOUT_MIN = 24 * 60  # LocalExecutor kills a job after timeout_min (its default: 2 minutes)
 # The grid's ``slurm:`` block; the command line's --partition, --timeout-min, ... override it.
-SLURM_KEYS = ("partition", "account", "qos", "constraint", "gpus_per_node", "cpus_per_task", "mem_gb",
-              "timeout_min", "array_parallelism", "signal_delay_s", "setup")
+SLURM_KEYS = (
+    "partition",
+    "account",
+    "qos",
+    "constraint",
+    "gpus_per_node",
+    "cpus_per_task",
+    "mem_gb",
+    "timeout_min",
+    "array_parallelism",
+    "signal_delay_s",
+    "setup",
+)
 SLURM_DEFAULTS = {"gpus_per_node": 1, "cpus_per_task": 8, "mem_gb": 32, "timeout_min": 24 * 60}
 # SLURM job states (squeue, sacct) that mean "not finished yet"
-QUEUED_STATES = ("PENDING", "REQUEUED", "CONFIGURING", "RESV_DEL_HOLD", "REQUEUE_HOLD", "REQUEUE_FED")
+QUEUED_STATES = (
+    "PENDING",
+    "REQUEUED",
+    "CONFIGURING",
+    "RESV_DEL_HOLD",
+    "REQUEUE_HOLD",
+    "REQUEUE_FED",
+)
 RUNNING_STATES = ("RUNNING", "COMPLETING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "RESIZING")
-ENDED = "ENDED"  # not a SLURM state: squeue no longer lists the job and sacct cannot say how it ended
+ENDED = (
+    "ENDED"  # not a SLURM state: squeue no longer lists the job and sacct cannot say how it ended
+)
 
 
 def gpu_count() -> int:
@@ -45,21 +74,27 @@ def _submitit():
     try:
         import submitit
     except ImportError:
-        raise BatchError("the batch runs its jobs with submitit, which is not installed: "
-                         "pip install 'attnlib[cluster]' (or pip install -r requirements.txt).") from None
+        raise BatchError(
+            "the batch runs its jobs with submitit, which is not installed: "
+            "pip install 'attnlib[cluster]' (or pip install -r requirements.txt)."
+        ) from None
     return submitit
 
 
-def submit_local(run: dict, out: Path, slot: int, gpus: int, timeout_min: float, notebook: Path,
-                 jobs: int = 1):
+def submit_local(
+    run: dict, out: Path, slot: int, gpus: int, timeout_min: float, notebook: Path, jobs: int = 1
+):
     """Start one run with submitit's LocalExecutor (logs in the run folder), on GPU ``slot % gpus``,
     with its share of the CPU cores when ``jobs`` run at once (unless OMP_NUM_THREADS is set)."""
     submitit = _submitit()
     run_dir = write_params(run, out)
     executor = submitit.LocalExecutor(folder=run_dir / "submitit")
     # LocalExecutor sets CUDA_VISIBLE_DEVICES to the visible_gpus it is given ("" without a GPU)
-    executor.update_parameters(timeout_min=timeout_min, gpus_per_node=1 if gpus else 0,
-                               visible_gpus=(slot % gpus,) if gpus else ())
+    executor.update_parameters(
+        timeout_min=timeout_min,
+        gpus_per_node=1 if gpus else 0,
+        visible_gpus=(slot % gpus,) if gpus else (),
+    )
     share = cpu.thread_env(jobs)
     job = executor.submit(NotebookJob(), run, str(Path(out).resolve()), str(notebook), share)
     record_job(run_dir, "local", job)
@@ -72,34 +107,57 @@ def local_outcome(run: dict, out: Path) -> dict:
     status = read_json(run_dir / "status.json")
     if status is None:
         why = last_line(run_dir / "job.err") or "see job.err"
-        status = {"name": run["name"], "ok": False, "returncode": None, "seconds": None,
-                  "error": f"the job ended without a status (killed or timed out): {why}"}
+        status = {
+            "name": run["name"],
+            "ok": False,
+            "returncode": None,
+            "seconds": None,
+            "error": f"the job ended without a status (killed or timed out): {why}",
+        }
         write_json_atomic(status, run_dir / "status.json")
     return status
 
 
-def run_local(todo: list[dict], out, jobs: int = 1, timeout_min: float | None = None, notebook: Path = NOTEBOOK,
-              log=None, poll_s: float = 0.5) -> list[dict]:
+def run_local(
+    todo: list[dict],
+    out,
+    jobs: int = 1,
+    timeout_min: float | None = None,
+    notebook: Path = NOTEBOOK,
+    log=None,
+    poll_s: float = 0.5,
+) -> list[dict]:
     """Run ``todo`` with submitit's LocalExecutor, at most ``jobs`` at a time, one GPU each; block.
 
     Returns one status per run (``{"name", "ok", "error", ...}``), in the order they finished.
     """
     log = log or (lambda *_: None)
-    gpus, pending, running, statuses = gpu_count(), list(todo), {}, []  # running: {slot: (run, job)}
+    gpus, pending, running, statuses = (
+        gpu_count(),
+        list(todo),
+        {},
+        [],
+    )  # running: {slot: (run, job)}
     try:
         while pending or running:
             for slot in [s for s in range(max(1, jobs)) if s not in running][: len(pending)]:
                 run = pending.pop(0)
-                running[slot] = (run, submit_local(run, out, slot, gpus, timeout_min or LOCAL_TIMEOUT_MIN,
-                                                   notebook, jobs))
+                running[slot] = (
+                    run,
+                    submit_local(
+                        run, out, slot, gpus, timeout_min or LOCAL_TIMEOUT_MIN, notebook, jobs
+                    ),
+                )
             time.sleep(poll_s)
             for slot, (run, job) in list(running.items()):
                 if job.done():
                     del running[slot]
                     s = local_outcome(run, out)
                     statuses.append(s)
-                    log(f"  {'done  ' if s['ok'] else 'FAILED'} {run['name']} ({s['seconds']} s)"
-                        + ("" if s["ok"] else f": {s['error']}"))
+                    log(
+                        f"  {'done  ' if s['ok'] else 'FAILED'} {run['name']} ({s['seconds']} s)"
+                        + ("" if s["ok"] else f": {s['error']}")
+                    )
     except BaseException:
         for _, job in running.values():
             job.cancel(check=False)  # do not leave trainings behind a Ctrl-C
@@ -112,10 +170,14 @@ def check_slurm_options(options, source: str) -> dict:
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise BatchError(f"{source}: 'slurm' must be a mapping such as {{partition: gpu, timeout_min: 240}}.")
+        raise BatchError(
+            f"{source}: 'slurm' must be a mapping such as {{partition: gpu, timeout_min: 240}}."
+        )
     unknown = sorted(set(options) - set(SLURM_KEYS))
     if unknown:
-        raise BatchError(f"{source}: unknown slurm option(s) {unknown}: the allowed ones are {list(SLURM_KEYS)}.")
+        raise BatchError(
+            f"{source}: unknown slurm option(s) {unknown}: the allowed ones are {list(SLURM_KEYS)}."
+        )
     return dict(options)
 
 
@@ -123,8 +185,10 @@ def require_slurm() -> None:
     """Raise unless SLURM's sbatch and srun are on PATH."""
     missing = [cmd for cmd in ("sbatch", "srun") if shutil.which(cmd) is None]
     if missing:
-        raise BatchError(f"--executor slurm needs SLURM's {' and '.join(missing)} on PATH, and there is none here: "
-                         "run the batch on the cluster's login node, or use --executor local.")
+        raise BatchError(
+            f"--executor slurm needs SLURM's {' and '.join(missing)} on PATH, and there is none here: "
+            "run the batch on the cluster's login node, or use --executor local."
+        )
 
 
 def slurm_parameters(options: dict, name: str, n_jobs: int) -> dict:
@@ -134,16 +198,25 @@ def slurm_parameters(options: dict, name: str, n_jobs: int) -> dict:
     of the array may run at once unless ``array_parallelism`` says fewer.
     """
     o = {**SLURM_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    params = {"name": name, "timeout_min": int(o["timeout_min"]), "gpus_per_node": o["gpus_per_node"],
-              "cpus_per_task": o["cpus_per_task"], "mem_gb": o["mem_gb"], "tasks_per_node": 1, "nodes": 1,
-              "slurm_array_parallelism": int(o.get("array_parallelism") or max(1, n_jobs))}
+    params = {
+        "name": name,
+        "timeout_min": int(o["timeout_min"]),
+        "gpus_per_node": o["gpus_per_node"],
+        "cpus_per_task": o["cpus_per_task"],
+        "mem_gb": o["mem_gb"],
+        "tasks_per_node": 1,
+        "nodes": 1,
+        "slurm_array_parallelism": int(o.get("array_parallelism") or max(1, n_jobs)),
+    }
     for key in ("partition", "account", "qos", "constraint", "signal_delay_s", "setup"):
         if key in o:
             params[f"slurm_{key}"] = o[key]
     return params
 
 
-def submit_slurm(todo: list[dict], out, options: dict, name: str = "attnlib", notebook: Path = NOTEBOOK) -> list:
+def submit_slurm(
+    todo: list[dict], out, options: dict, name: str = "attnlib", notebook: Path = NOTEBOOK
+) -> list:
     """Submit ``todo`` as one SLURM job array (submitit's ``map_array``); return the submitit jobs.
 
     submitit's own files go to ``out/.submitit/``; each run folder gets ``job.json`` and links to
@@ -168,7 +241,9 @@ def wait_slurm(jobs: list, todo: list[dict], out, poll_s: float = 5.0) -> list[d
     ids = [str(job.job_id) for job in jobs]
     while True:
         states = slurm_states(ids)
-        if states is not None and not any(s in QUEUED_STATES or s in RUNNING_STATES for s in states.values()):
+        if states is not None and not any(
+            s in QUEUED_STATES or s in RUNNING_STATES for s in states.values()
+        ):
             break
         time.sleep(poll_s)
     return [local_outcome(run, out) for run in todo]
@@ -236,15 +311,25 @@ def job_state(run_dir: Path) -> tuple[str, str]:
         if state is None:
             return "submitted", f"slurm job {job['job_id']} (squeue cannot tell its state here)"
         if state == ENDED:
-            return "failed", (f"slurm job {job['job_id']} ended without a status (no longer queued; without "
-                              f"accounting sacct cannot say why): {last_line(run_dir / 'job.err') or 'see job.err'}")
+            return "failed", (
+                f"slurm job {job['job_id']} ended without a status (no longer queued; without "
+                f"accounting sacct cannot say why): {last_line(run_dir / 'job.err') or 'see job.err'}"
+            )
         if state in QUEUED_STATES or state in RUNNING_STATES:
-            return ("queued" if state in QUEUED_STATES else "running"), f"slurm job {job['job_id']}: {state}"
-        return "failed", f"slurm job {job['job_id']} ended {state}: {last_line(run_dir / 'job.err') or 'see job.err'}"
+            return (
+                "queued" if state in QUEUED_STATES else "running"
+            ), f"slurm job {job['job_id']}: {state}"
+        return (
+            "failed",
+            f"slurm job {job['job_id']} ended {state}: {last_line(run_dir / 'job.err') or 'see job.err'}",
+        )
     if job is not None and status is None:
         if _alive(int(job["job_id"])):  # a local job's id is its controller's process id
             return "running", f"local job {job['job_id']}"
-        return "failed", f"the local job ended without a status (killed?): {last_line(run_dir / 'job.err') or '?'}"
+        return (
+            "failed",
+            f"the local job ended without a status (killed?): {last_line(run_dir / 'job.err') or '?'}",
+        )
     if (run_dir / "checkpoint.pt").exists():
         return "interrupted", "a checkpoint and no complete record: the next batch resumes it"
     return "not started", ""

@@ -17,6 +17,7 @@ complete run recorded with other settings stops the batch, unless ``rerun_change
 submitted and never submitted; a run that failed in its job is submitted again by the next
 batch (a timed-out or preempted one resumes from its checkpoint).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,11 @@ from attnlib.batch.executors import check_slurm_options, job_state
 from attnlib.batch.jobs import BatchError, read_json
 
 GRID_KEYS = ("profile", "seeds", "runs", "slurm")
-TODO_STATES = ("not started", "failed", "interrupted")  # what a batch submits (and "changed" with rerun_changed)
+TODO_STATES = (
+    "not started",
+    "failed",
+    "interrupted",
+)  # what a batch submits (and "changed" with rerun_changed)
 WAITING_STATES = ("queued", "running", "submitted")  # jobs of an earlier batch: not submitted twice
 
 __all__ = ["read_grid", "read_slurm", "run_state", "plan_batch", "batch_status", "format_status"]
@@ -38,12 +43,16 @@ def _load_grid(path) -> dict:
     try:
         grid = yaml.safe_load(Path(path).read_text())
     except OSError as err:
-        raise BatchError(f"cannot read the grid file {path}: {err.strerror} (see experiments/paper.yaml).") from None
+        raise BatchError(
+            f"cannot read the grid file {path}: {err.strerror} (see experiments/paper.yaml)."
+        ) from None
     except yaml.YAMLError as err:
         raise BatchError(f"{path} is not valid YAML: {str(err).splitlines()[0]}.") from None
     if not isinstance(grid, dict) or not isinstance(grid.get("runs"), dict):
-        raise BatchError(f"{path}: expected a mapping with 'runs: {{name: {{param: value}}}}' "
-                         "(see experiments/paper.yaml).")
+        raise BatchError(
+            f"{path}: expected a mapping with 'runs: {{name: {{param: value}}}}' "
+            "(see experiments/paper.yaml)."
+        )
     unknown = sorted(set(grid) - set(GRID_KEYS))
     if unknown:
         raise BatchError(f"{path}: unknown key(s) {unknown}: a grid has {list(GRID_KEYS)}.")
@@ -91,11 +100,17 @@ def differing_fields(rec: dict, asked: dict, changes: dict, run: dict) -> list[s
 
     fixed = set(PROFILES.get(run["params"].get("profile"), {})) | set(run["params"])
     by_device = (set(rec.get("profile_changes") or {}) | set(changes)) - fixed
-    return [f for f in config_mismatch(rec.get("config") or {}, asked)
-            if f not in by_device and not took_asked_path(rec, asked, f)]
+    return [
+        f
+        for f in config_mismatch(rec.get("config") or {}, asked)
+        if f not in by_device and not took_asked_path(rec, asked, f)
+    ]
 
 
-AUTO_PATH = {"amp": "auto", "channels_last": None}  # the fast path's fields and their "decide" value
+AUTO_PATH = {
+    "amp": "auto",
+    "channels_last": None,
+}  # the fast path's fields and their "decide" value
 
 
 def took_asked_path(rec: dict, asked: dict, field: str) -> bool:
@@ -103,7 +118,10 @@ def took_asked_path(rec: dict, asked: dict, field: str) -> bool:
     grid now sets (a grid that names the path its runs took still knows them)."""
     if field not in AUTO_PATH or (rec.get("config") or {}).get(field, "unset") != AUTO_PATH[field]:
         return False
-    return asked.get(field) not in (None, "auto") and (rec.get("fast_path") or {}).get(field) == asked[field]
+    return (
+        asked.get(field) not in (None, "auto")
+        and (rec.get("fast_path") or {}).get(field) == asked[field]
+    )
 
 
 def run_state(out, run: dict) -> dict:
@@ -124,7 +142,12 @@ def run_state(out, run: dict) -> dict:
         if fields:
             was = ", ".join(f"{f}={rec['config'].get(f, '<missing>')!r}" for f in fields)
             now = ", ".join(f"{f}={asked.get(f, '<missing>')!r}" for f in fields)
-            return {**state, "state": "changed", "fields": fields, "detail": f"recorded {was}; the grid asks {now}"}
+            return {
+                **state,
+                "state": "changed",
+                "fields": fields,
+                "detail": f"recorded {was}; the grid asks {now}",
+            }
         if rec.get("complete"):
             return {**state, "state": "complete"}
     name, detail = job_state(run_dir)
@@ -136,8 +159,13 @@ def foreign_runs(out, runs: list[dict]) -> list[str]:
     names, out = {r["name"] for r in runs}, Path(out)
     if not out.is_dir():
         return []
-    return sorted(p.name for p in out.iterdir() if p.is_dir() and p.name not in names
-                  and ((p / "params.yaml").exists() or (p / "run.json").exists()))
+    return sorted(
+        p.name
+        for p in out.iterdir()
+        if p.is_dir()
+        and p.name not in names
+        and ((p / "params.yaml").exists() or (p / "run.json").exists())
+    )
 
 
 def plan_batch(out, runs: list[dict], rerun_changed: bool = False) -> dict:
@@ -149,23 +177,35 @@ def plan_batch(out, runs: list[dict], rerun_changed: bool = False) -> dict:
     foreign = foreign_runs(out, runs)
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-        raise BatchError(f"{out} holds runs that are not in this grid ({', '.join(foreign[:3])}{more}): "
-                         "use another --out, or the grid that made them.")
+        raise BatchError(
+            f"{out} holds runs that are not in this grid ({', '.join(foreign[:3])}{more}): "
+            "use another --out, or the grid that made them."
+        )
     states = [run_state(out, r) for r in runs]
     changed = [s for s in states if s["state"] == "changed"]
     if changed and not rerun_changed:
         what = "; ".join(f"{Path(out) / s['name']} ({', '.join(s['fields'])})" for s in changed)
-        raise BatchError(f"runs were recorded with other settings than the grid asks for: {what}: "
-                         "pass --rerun-changed to overwrite them, or use another --out.")
+        raise BatchError(
+            f"runs were recorded with other settings than the grid asks for: {what}: "
+            "pass --rerun-changed to overwrite them, or use another --out."
+        )
     by = {s["name"]: s["state"] for s in states}
 
     def pick(*names):
         return [r for r in runs if by[r["name"]] in names]
 
-    return {"todo": pick(*TODO_STATES, "changed"), "rerun": pick("changed"), "skipped": pick("complete"),
-            "waiting": pick(*WAITING_STATES), "states": states,
-            "invalid": [{"name": s["name"], "ok": False, "error": s["detail"]}
-                        for s in states if s["state"] == "invalid"]}
+    return {
+        "todo": pick(*TODO_STATES, "changed"),
+        "rerun": pick("changed"),
+        "skipped": pick("complete"),
+        "waiting": pick(*WAITING_STATES),
+        "states": states,
+        "invalid": [
+            {"name": s["name"], "ok": False, "error": s["detail"]}
+            for s in states
+            if s["state"] == "invalid"
+        ],
+    }
 
 
 def batch_status(grid_path, out) -> list[dict]:
@@ -181,4 +221,6 @@ def format_status(states: list[dict]) -> list[str]:
     counts: dict[str, int] = {}
     for s in states:
         counts[s["state"]] = counts.get(s["state"], 0) + 1
-    return lines + [f"{len(states)} runs: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
+    return lines + [
+        f"{len(states)} runs: " + ", ".join(f"{n} {state}" for state, n in counts.items())
+    ]

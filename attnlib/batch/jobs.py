@@ -13,6 +13,7 @@
 
 A papermill run that exits 0 but leaves no complete ``run.json`` is a failure, with that reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,10 +58,16 @@ def write_params(run: dict, out: Path) -> Path:
 def failure_reason(returncode: int, run_dir: Path) -> str | None:
     """Why a finished papermill run failed (one line), or None when it left a complete run.json."""
     if returncode < 0:
-        return (f"papermill was stopped by signal {-returncode} (killed, timed out or preempted): "
-                "run the batch again to resume")
+        return (
+            f"papermill was stopped by signal {-returncode} (killed, timed out or preempted): "
+            "run the batch again to resume"
+        )
     if returncode != 0:
-        text = (run_dir / "stderr.log").read_text(errors="replace") if (run_dir / "stderr.log").exists() else ""
+        text = (
+            (run_dir / "stderr.log").read_text(errors="replace")
+            if (run_dir / "stderr.log").exists()
+            else ""
+        )
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         found = next((ln for ln in reversed(lines) if "Error" in ln or "Exception" in ln), None)
         return found or (lines[-1] if lines else f"papermill exited with {returncode}")
@@ -72,7 +79,9 @@ def failure_reason(returncode: int, run_dir: Path) -> str | None:
     return None
 
 
-def execute(run: dict, out: Path, notebook: Path = NOTEBOOK, started=None, share: dict | None = None) -> dict:
+def execute(
+    run: dict, out: Path, notebook: Path = NOTEBOOK, started=None, share: dict | None = None
+) -> dict:
     """Execute the notebook for one run with papermill; write and return its status.
 
     ``started(proc)`` is called with the papermill process (so a checkpoint can stop it). The
@@ -82,8 +91,20 @@ def execute(run: dict, out: Path, notebook: Path = NOTEBOOK, started=None, share
     """
     run_dir = write_params(run, out)
     notebook = Path(notebook).resolve()
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(run_dir / notebook.name),
-           "-f", str(run_dir / "params.yaml"), "--cwd", str(notebook.parent), "--no-progress-bar", "-k", "python3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook),
+        str(run_dir / notebook.name),
+        "-f",
+        str(run_dir / "params.yaml"),
+        "--cwd",
+        str(notebook.parent),
+        "--no-progress-bar",
+        "-k",
+        "python3",
+    ]
     env = {**(share or {}), **os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "ATTNLIB_QUIET": "1"}
     t0 = time.perf_counter()
     with open(run_dir / "stdout.log", "w") as stdout, open(run_dir / "stderr.log", "w") as stderr:
@@ -96,8 +117,13 @@ def execute(run: dict, out: Path, notebook: Path = NOTEBOOK, started=None, share
             if proc.poll() is None:
                 proc.terminate()
     error = failure_reason(returncode, run_dir)
-    status = {"name": run["name"], "ok": error is None, "error": error, "returncode": returncode,
-              "seconds": round(time.perf_counter() - t0, 1)}
+    status = {
+        "name": run["name"],
+        "ok": error is None,
+        "error": error,
+        "returncode": returncode,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     write_json_atomic(status, run_dir / "status.json")
     return status
 
@@ -119,7 +145,9 @@ class NotebookJob(Checkpointable):
     def __init__(self):
         self._proc = None  # the running papermill process
 
-    def __call__(self, run: dict, out: str, notebook: str = str(NOTEBOOK), share: dict | None = None) -> dict:
+    def __call__(
+        self, run: dict, out: str, notebook: str = str(NOTEBOOK), share: dict | None = None
+    ) -> dict:
         status = execute(run, Path(out), Path(notebook), started=self._started, share=share)
         if not status["ok"]:
             raise RuntimeError(f"{run['name']}: {status['error']}")  # so SLURM records FAILED
@@ -152,14 +180,21 @@ def record_job(run_dir: Path, executor: str, job) -> None:
             link.unlink()
         link.symlink_to(os.path.relpath(target, run_dir))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    record = {"executor": executor, "job_id": str(job.job_id), "submitted": now, **{k: str(v) for k, v in logs.items()}}
+    record = {
+        "executor": executor,
+        "job_id": str(job.job_id),
+        "submitted": now,
+        **{k: str(v) for k, v in logs.items()},
+    }
     write_json_atomic(record, run_dir / "job.json")
 
 
 def last_line(path: Path) -> str:
     """The last non-empty line of a log file ("" when there is none)."""
     try:
-        lines = [ln.strip() for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()]
+        lines = [
+            ln.strip() for ln in Path(path).read_text(errors="replace").splitlines() if ln.strip()
+        ]
     except OSError:
         return ""
     return lines[-1] if lines else ""

@@ -4,6 +4,7 @@
 sd over seeds per configuration, under both protocols, the paper's claims tested on them
 (``claims.csv``), and the failures with their reasons.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,11 @@ def collect(out, runs: list[dict] | None = None) -> list[dict]:
     if runs is None:
         recs = [(p.parent.name.rsplit("_s", 1)[0], p) for p in sorted(Path(out).glob("*/run.json"))]
     else:
-        recs = [(r["config"], Path(out) / r["name"] / "run.json") for r in runs
-                if run_state(out, r)["state"] == "complete"]
+        recs = [
+            (r["config"], Path(out) / r["name"] / "run.json")
+            for r in runs
+            if run_state(out, r)["state"] == "complete"
+        ]
     rows = []
     for config_name, rec_path in recs:
         rec = read_json(rec_path)
@@ -37,8 +41,15 @@ def collect(out, runs: list[dict] | None = None) -> list[dict]:
             continue
         for protocol in ("paper_protocol", "honest"):
             s = rec["summary"][protocol]
-            rows.append({"config": config_name, "seed": rec["config"]["seed"], "protocol": protocol, "epoch": s["epoch"],
-                         **{m: s["test"][m] for m in METRICS}})
+            rows.append(
+                {
+                    "config": config_name,
+                    "seed": rec["config"]["seed"],
+                    "protocol": protocol,
+                    "epoch": s["epoch"],
+                    **{m: s["test"][m] for m in METRICS},
+                }
+            )
     return rows
 
 
@@ -56,7 +67,9 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return table
 
 
-def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | None = None) -> list[dict]:
+def summarize_results(
+    out, runs: list[dict] | None = None, failed: list[dict] | None = None
+) -> list[dict]:
     """Write ``summary.csv`` and ``summary.md`` under ``out``; return the aggregated rows.
 
     ``runs``: the grid's (None: every run folder); ``failed``: ``[{"name", "error"}]`` to list
@@ -67,18 +80,51 @@ def summarize_results(out, runs: list[dict] | None = None, failed: list[dict] | 
     table = aggregate(rows)
     cols = ["config", "protocol", "n_seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "sd")]
     _write_csv(out / "summary.csv", table, cols)
-    body = [[r["config"], r["protocol"], r["n_seeds"],
-             *(fmt_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"]) if r["n_seeds"] > 1 else fmt_number(r[f"{m}_mean"])
-               for m in METRICS)] for r in table]
+    body = [
+        [
+            r["config"],
+            r["protocol"],
+            r["n_seeds"],
+            *(
+                fmt_mean_sd(r[f"{m}_mean"], r[f"{m}_sd"])
+                if r["n_seeds"] > 1
+                else fmt_number(r[f"{m}_mean"])
+                for m in METRICS
+            ),
+        ]
+        for r in table
+    ]
     lines = [markdown_table(["config", "protocol", "seeds", *METRICS], body)]
     claims_md, claims = claims_summary(rows)
     lines += [claims_md] if claims_md else []
-    _write_csv(out / "claims.csv", claims, ["claim", "protocol", "label", "better", "better_mean",
-                                                   "better_sd", "worse", "worse_mean", "worse_sd", "paper_diff",
-                                                   "mean", "sd", "lo", "hi", "verdict", "paper_inside"])
+    _write_csv(
+        out / "claims.csv",
+        claims,
+        [
+            "claim",
+            "protocol",
+            "label",
+            "better",
+            "better_mean",
+            "better_sd",
+            "worse",
+            "worse_mean",
+            "worse_sd",
+            "paper_diff",
+            "mean",
+            "sd",
+            "lo",
+            "hi",
+            "verdict",
+            "paper_inside",
+        ],
+    )
     if failed is None and runs is not None:
-        failed = [{"name": s["name"], "error": s["detail"]} for s in (run_state(out, r) for r in runs)
-                  if s["state"] in ("failed", "invalid")]
+        failed = [
+            {"name": s["name"], "error": s["detail"]}
+            for s in (run_state(out, r) for r in runs)
+            if s["state"] in ("failed", "invalid")
+        ]
     if failed is None:
         failed = read_json(out / "failures.json") or []
     if failed:

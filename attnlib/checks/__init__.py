@@ -11,6 +11,7 @@ per notebook, and every ``check_*`` function found there is exported here:
     ch07_training, ch08_ablations     the checks of each chapter
     _core                             CheckFailed, NotDoneYet, correct(): what every check uses
 """
+
 import importlib
 import pkgutil
 

@@ -1,4 +1,5 @@
 """Checks for notebook 01 (data): membrane fraction, joint rotation + flip, contiguous k-fold."""
+
 import numpy as np
 import torch
 
@@ -26,14 +27,25 @@ def check_membrane_fraction(fn):
     for name, lab in cases:
         want = np.count_nonzero(lab == 0) / lab.size  # independent of the mean() idiom
         got = fn(lab.copy())
-        expect(np.ndim(got) == 0, f"membrane_fraction({name}) returned shape {np.shape(got)}: return one number "
-                                  "for the whole array, not one per slice.")
+        expect(
+            np.ndim(got) == 0,
+            f"membrane_fraction({name}) returned shape {np.shape(got)}: return one number "
+            "for the whole array, not one per slice.",
+        )
         if np.isclose(got, 1 - want) and not np.isclose(want, 0.5):
-            expect(False, f"membrane_fraction({name}) = {float(got):.4f} is the *cell* fraction: membrane is "
-                          "class 0 (the file value 0), cell is class 1.")
-        expect(np.isclose(float(got), want), f"membrane_fraction({name}) = {got}, expected {want:.4f}: count "
-                                             "the pixels equal to 0 and divide by the number of pixels.")
-    correct("about a fifth of the ISBI pixels are membrane, so 'all cell' already scores ~0.78 pixel accuracy.")
+            expect(
+                False,
+                f"membrane_fraction({name}) = {float(got):.4f} is the *cell* fraction: membrane is "
+                "class 0 (the file value 0), cell is class 1.",
+            )
+        expect(
+            np.isclose(float(got), want),
+            f"membrane_fraction({name}) = {got}, expected {want:.4f}: count "
+            "the pixels equal to 0 and divide by the number of pixels.",
+        )
+    correct(
+        "about a fifth of the ISBI pixels are membrane, so 'all cell' already scores ~0.78 pixel accuracy."
+    )
 
 
 def _reference_rot_flip(image, mask, k, flip):
@@ -66,25 +78,40 @@ def check_rot_flip(fn):
         for k in range(4):
             for flip in (False, True):
                 res = fn(image.copy(), mask.copy(), k, flip)
-                expect(isinstance(res, (tuple, list)) and len(res) == 2,
-                       "rot_flip must return a pair (image, mask).")
+                expect(
+                    isinstance(res, (tuple, list)) and len(res) == 2,
+                    "rot_flip must return a pair (image, mask).",
+                )
                 got_img, got_mask = (np.asarray(r) for r in res)
                 want_img, want_mask = _reference_rot_flip(image, mask, k, flip)
-                expect(got_img.shape == want_img.shape,
-                       f"k={k}, flip={flip}: image shape {got_img.shape}, expected {want_img.shape} "
-                       "(an odd k swaps height and width).")
-                expect(got_mask.shape == got_img.shape,
-                       f"k={k}, flip={flip}: mask shape {got_mask.shape} differs from the image's "
-                       f"{got_img.shape}: apply the same rotation to both.")
-                expect(set(np.unique(got_mask).tolist()) <= {0, 1},
-                       f"k={k}, flip={flip}: the mask is no longer binary: only move pixels, never interpolate.")
-                expect(np.array_equal(got_mask, (got_img > 100).astype(np.uint8)),
-                       f"k={k}, flip={flip}: the mask no longer lines up with the image: apply exactly the "
-                       "same operations, in the same order, to both.")
-                expect(np.array_equal(got_img, want_img),
-                       f"k={k}, flip={flip}: the image differs from the reference. Rotate first with "
-                       "np.rot90(a, k), then (if flip) mirror left-right, a[:, ::-1].")
-                expect(np.array_equal(got_mask, want_mask), f"k={k}, flip={flip}: the mask differs from the reference.")
+                expect(
+                    got_img.shape == want_img.shape,
+                    f"k={k}, flip={flip}: image shape {got_img.shape}, expected {want_img.shape} "
+                    "(an odd k swaps height and width).",
+                )
+                expect(
+                    got_mask.shape == got_img.shape,
+                    f"k={k}, flip={flip}: mask shape {got_mask.shape} differs from the image's "
+                    f"{got_img.shape}: apply the same rotation to both.",
+                )
+                expect(
+                    set(np.unique(got_mask).tolist()) <= {0, 1},
+                    f"k={k}, flip={flip}: the mask is no longer binary: only move pixels, never interpolate.",
+                )
+                expect(
+                    np.array_equal(got_mask, (got_img > 100).astype(np.uint8)),
+                    f"k={k}, flip={flip}: the mask no longer lines up with the image: apply exactly the "
+                    "same operations, in the same order, to both.",
+                )
+                expect(
+                    np.array_equal(got_img, want_img),
+                    f"k={k}, flip={flip}: the image differs from the reference. Rotate first with "
+                    "np.rot90(a, k), then (if flip) mirror left-right, a[:, ::-1].",
+                )
+                expect(
+                    np.array_equal(got_mask, want_mask),
+                    f"k={k}, flip={flip}: the mask differs from the reference.",
+                )
     correct("image and mask move together; these 4 x 2 choices are all 8 symmetries of the square.")
 
 
@@ -97,29 +124,49 @@ def check_contiguous_kfold(fn):
     for n, k in [(25, 5), (10, 3), (7, 7), (25, 4), (12, 2)]:
         folds = fn(n, k)
         folds = list(folds)
-        expect(len(folds) == k, f"contiguous_kfold({n}, {k}) gave {len(folds)} folds, expected {k}.")
+        expect(
+            len(folds) == k, f"contiguous_kfold({n}, {k}) gave {len(folds)} folds, expected {k}."
+        )
         vals = []
         for i, fold in enumerate(folds):
-            expect(len(fold) == 2, f"fold {i} of contiguous_kfold({n}, {k}) is not a (train, val) pair.")
+            expect(
+                len(fold) == 2,
+                f"fold {i} of contiguous_kfold({n}, {k}) is not a (train, val) pair.",
+            )
             train, val = sorted(int(v) for v in fold[0]), sorted(int(v) for v in fold[1])
-            expect(len(val) > 0, f"fold {i} of contiguous_kfold({n}, {k}) has an empty validation set.")
-            expect(val == list(range(val[0], val[0] + len(val))),
-                   f"fold {i} of contiguous_kfold({n}, {k}) validates on {val}: not a contiguous block of "
-                   "slices. Neighbours correlate, so keep each validation block in one piece.")
-            expect(sorted(train + val) == list(range(n)) and not set(train) & set(val),
-                   f"fold {i} of contiguous_kfold({n}, {k}): train and val must be disjoint and together "
-                   f"cover 0 .. {n - 1}.")
+            expect(
+                len(val) > 0, f"fold {i} of contiguous_kfold({n}, {k}) has an empty validation set."
+            )
+            expect(
+                val == list(range(val[0], val[0] + len(val))),
+                f"fold {i} of contiguous_kfold({n}, {k}) validates on {val}: not a contiguous block of "
+                "slices. Neighbours correlate, so keep each validation block in one piece.",
+            )
+            expect(
+                sorted(train + val) == list(range(n)) and not set(train) & set(val),
+                f"fold {i} of contiguous_kfold({n}, {k}): train and val must be disjoint and together "
+                f"cover 0 .. {n - 1}.",
+            )
             vals.append(val)
         flat = sorted(v for val in vals for v in val)
-        expect(flat == list(range(n)), f"contiguous_kfold({n}, {k}): the validation blocks must cover every "
-                                       "slice exactly once.")
+        expect(
+            flat == list(range(n)),
+            f"contiguous_kfold({n}, {k}): the validation blocks must cover every "
+            "slice exactly once.",
+        )
         sizes = [len(v) for v in vals]
-        expect(max(sizes) - min(sizes) <= 1, f"contiguous_kfold({n}, {k}): block sizes {sizes} differ by more "
-                                             "than one: balance them (e.g. np.array_split).")
+        expect(
+            max(sizes) - min(sizes) <= 1,
+            f"contiguous_kfold({n}, {k}): block sizes {sizes} differ by more "
+            "than one: balance them (e.g. np.array_split).",
+        )
     from attnlib.data import kfold_splits
 
     ref = {tuple(s.val) for s in kfold_splits(5)}
     mine = {tuple(sorted(int(v) for v in f[1])) for f in fn(25, 5)}
-    expect(mine == ref, f"for n=25, k=5 your blocks {sorted(mine)} differ from attnlib.data.kfold_splits' "
-                        f"{sorted(ref)}.")
+    expect(
+        mine == ref,
+        f"for n=25, k=5 your blocks {sorted(mine)} differ from attnlib.data.kfold_splits' "
+        f"{sorted(ref)}.",
+    )
     correct("each validation block touches the training slices only at its two ends.")

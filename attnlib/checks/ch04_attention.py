@@ -1,4 +1,5 @@
 """Checks for notebook 04 (attention gates)."""
+
 import copy
 
 import torch
@@ -30,23 +31,40 @@ def check_sse_forward(fn):
         b = float(torch.randn((), generator=gen))
         x_in, w_in = x.clone(), w.clone()
         got = fn(x_in, w_in, b)
-        expect(not isinstance(got, (tuple, list)), "sse_forward returned a tuple: return only the gated tensor "
-                                                   "x * alpha (the notebook's sse_gate also returned alpha).")
+        expect(
+            not isinstance(got, (tuple, list)),
+            "sse_forward returned a tuple: return only the gated tensor "
+            "x * alpha (the notebook's sse_gate also returned alpha).",
+        )
         got = torch.as_tensor(got)
-        expect(torch.equal(x_in, x) and torch.equal(w_in, w), "sse_forward changed its inputs in place: "
-                                                               "compute a new tensor instead.")
-        expect(tuple(got.shape) == shape, f"for x of shape {shape} the output has shape {tuple(got.shape)}; the "
-                                          "gate keeps the shape of x (alpha (B, 1, H, W) broadcasts over C).")
+        expect(
+            torch.equal(x_in, x) and torch.equal(w_in, w),
+            "sse_forward changed its inputs in place: compute a new tensor instead.",
+        )
+        expect(
+            tuple(got.shape) == shape,
+            f"for x of shape {shape} the output has shape {tuple(got.shape)}; the "
+            "gate keeps the shape of x (alpha (B, 1, H, W) broadcasts over C).",
+        )
         with torch.no_grad():
             want = _reference_gate(w, b)(x)
         if not torch.allclose(got.float(), want, atol=1e-5):
-            alpha = torch.sigmoid((x * w.view(1, -1, 1, 1)).sum(1, keepdim=True) + b)  # (B, 1, H, W)
-            expect(not torch.allclose(got.float(), alpha.expand_as(x), atol=1e-5),
-                   "sse_forward returns the map alpha; the gate returns x * alpha.")
-            expect(False, f"for x of shape {shape} the output differs from SSEGate by up to "
-                          f"{(got.float() - want).abs().max():.3g}. alpha = sigmoid(sum over channels of "
-                          "w[c] * x[:, c] + b), one value per pixel, (B, 1, H, W); then multiply x by it.")
-    correct("C weights and one bias: a per-pixel linear score of the pixel's own channels, squashed to (0, 1).")
+            alpha = torch.sigmoid(
+                (x * w.view(1, -1, 1, 1)).sum(1, keepdim=True) + b
+            )  # (B, 1, H, W)
+            expect(
+                not torch.allclose(got.float(), alpha.expand_as(x), atol=1e-5),
+                "sse_forward returns the map alpha; the gate returns x * alpha.",
+            )
+            expect(
+                False,
+                f"for x of shape {shape} the output differs from SSEGate by up to "
+                f"{(got.float() - want).abs().max():.3g}. alpha = sigmoid(sum over channels of "
+                "w[c] * x[:, c] + b), one value per pixel, (B, 1, H, W); then multiply x by it.",
+            )
+    correct(
+        "C weights and one bias: a per-pixel linear score of the pixel's own channels, squashed to (0, 1)."
+    )
 
 
 @exercise(
@@ -60,11 +78,16 @@ def check_unetpp_sse_params(fn):
         with torch.device("meta"):
             plain = build_model("unetpp", widths=widths)
             gated = build_model("unetpp", widths=widths, gate="sse")
-        want = sum(p.numel() for p in gated.parameters()) - sum(p.numel() for p in plain.parameters())
+        want = sum(p.numel() for p in gated.parameters()) - sum(
+            p.numel() for p in plain.parameters()
+        )
         got = fn(tuple(widths))
-        expect(got == want, f"unetpp_sse_params({tuple(widths)}) = {got}, but building both models gives {want}. "
-                            "Each gate on a skip of width C costs C + 1; level i has nodes x_i_j for "
-                            "j = 1 .. L - i, and node x_i_j gates j skips.")
+        expect(
+            got == want,
+            f"unetpp_sse_params({tuple(widths)}) = {got}, but building both models gives {want}. "
+            "Each gate on a skip of width C costs C + 1; level i has nodes x_i_j for "
+            "j = 1 .. L - i, and node x_i_j gates j skips.",
+        )
     correct("sum over levels i of (C_i + 1) * (L - i)(L - i + 1) / 2: 2,708 at the paper's widths.")
 
 
@@ -92,13 +115,22 @@ def check_absorb_constant_gate(fn):
         gated[:, k:] *= alpha
         want = _apply(conv, gated)
         new = fn(conv, alpha, c)
-        expect(all(torch.equal(v, conv.state_dict()[n]) for n, v in before.items()),
-               "absorb_constant_gate changed the conv it was given: copy it first (copy.deepcopy).")
-        expect(isinstance(new, nn.Conv2d), f"absorb_constant_gate returned a {type(new).__name__}: return a conv "
-                                           "of the same shape, so it can replace the original.")
+        expect(
+            all(torch.equal(v, conv.state_dict()[n]) for n, v in before.items()),
+            "absorb_constant_gate changed the conv it was given: copy it first (copy.deepcopy).",
+        )
+        expect(
+            isinstance(new, nn.Conv2d),
+            f"absorb_constant_gate returned a {type(new).__name__}: return a conv "
+            "of the same shape, so it can replace the original.",
+        )
         got = _apply(new, z)
-        expect(got.shape == want.shape and torch.allclose(got, want, atol=1e-4),
-               f"with {k} up-sampled + {c} skip channels and alpha = {alpha}, the outputs differ by up to "
-               f"{(got - want).abs().max():.3g}. The conv is linear in each input channel: scale the weights "
-               "that read the last C input channels (weight[:, -C:]) by alpha; the bias does not change.")
-    correct("a constant gate is just a rescaled conv: only a map that varies from pixel to pixel adds anything.")
+        expect(
+            got.shape == want.shape and torch.allclose(got, want, atol=1e-4),
+            f"with {k} up-sampled + {c} skip channels and alpha = {alpha}, the outputs differ by up to "
+            f"{(got - want).abs().max():.3g}. The conv is linear in each input channel: scale the weights "
+            "that read the last C input channels (weight[:, -C:]) by alpha; the bias does not change.",
+        )
+    correct(
+        "a constant gate is just a rescaled conv: only a map that varies from pixel to pixel adds anything."
+    )

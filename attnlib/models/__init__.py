@@ -38,6 +38,7 @@ Typical use::
     logits = model(x)           # (B, 2, H, W): forward returns the logits and nothing else
     seen = model.inspect(x)     # seen.features["x_0_4"], seen.attention["x_0_0->x_0_1"]
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -112,4 +113,6 @@ def build_model(
     name = model_name(model)
     check_choice("deep_supervision", deep_supervision, DEEP_SUPERVISION)
     options = {"deep_supervision": deep_supervision} if name == "unetpp" else {}
-    return MODEL_CLASSES[name](in_channels=in_channels, num_classes=num_classes, widths=widths, gate=gate, **options)
+    return MODEL_CLASSES[name](
+        in_channels=in_channels, num_classes=num_classes, widths=widths, gate=gate, **options
+    )

@@ -21,6 +21,7 @@ Each gate keeps a detached reference to its latest map in ``last_alpha``; the mo
 collect them in ``attention_maps()`` for plotting. It is a reference, not a copy,
 and it is not part of the ``state_dict``.
 """
+
 from __future__ import annotations
 
 import torch

@@ -16,6 +16,7 @@ the same in both, as segmentation_models_pytorch's ``SegmentationModel`` does fo
 A subclass builds its modules and defines ``_forward(x) -> (logits, features)``,
 ``gated_skips()`` and ``named_blocks()``.
 """
+
 from __future__ import annotations
 
 from typing import Iterator, NamedTuple, Sequence
@@ -95,7 +96,9 @@ class EncoderDecoder(nn.Module):
 
     repr_fields: tuple[str, ...] = ("widths", "gate")
 
-    def __init__(self, in_channels: int, num_classes: int, widths: Sequence[int], gate: str | None) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, widths: Sequence[int], gate: str | None
+    ) -> None:
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) < 2 or min(widths) < 1:
@@ -109,7 +112,9 @@ class EncoderDecoder(nn.Module):
     def encoder_blocks(self) -> list[nn.Module]:
         """New encoder blocks: enc_0 keeps the resolution, enc_i (i >= 1) pools then convolves."""
         w = self.widths
-        return [DoubleConv(self.in_channels, w[0])] + [Down(w[i - 1], w[i]) for i in range(1, self.depth + 1)]
+        return [DoubleConv(self.in_channels, w[0])] + [
+            Down(w[i - 1], w[i]) for i in range(1, self.depth + 1)
+        ]
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``[enc_0, ..., enc_depth]``, enc_i ``(B, widths[i], H/2^i, W/2^i)``."""

@@ -27,6 +27,7 @@ Details matched to the paper's code (GitHub AllenXuuu/CS420-Machine-Learning,
 * the transposed conv also has a bias (PyTorch's default).
 
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -100,7 +101,9 @@ class Up(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.conv = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=2, stride=2, bias=True)
+        self.conv = nn.ConvTranspose2d(
+            in_channels, out_channels, kernel_size=2, stride=2, bias=True
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x ``(B, C_in, H, W)``. Returns ``(B, C_out, 2H, 2W)``."""
@@ -127,7 +130,9 @@ class NestedNode(nn.Module):
         self.conv = conv
 
     @classmethod
-    def create(cls, below_channels: int, channels: int, num_skips: int, gate: str | None) -> "NestedNode":
+    def create(
+        cls, below_channels: int, channels: int, num_skips: int, gate: str | None
+    ) -> "NestedNode":
         """A node at a level of width ``channels`` with ``num_skips`` gated skips."""
         up = Up(below_channels, channels)
         gates = [make_gate(gate, channels, g_channels=below_channels) for _ in range(num_skips)]
@@ -140,7 +145,9 @@ class NestedNode(nn.Module):
 
         Returns: x_i_j (UNet: dec_i), ``(B, C, H_i, W_i)``.
         """
-        z = [self.up(below)]  # [(B, C, H_i, W_i)]: the up-sampled tensor comes first, as in the paper's code
+        z = [
+            self.up(below)
+        ]  # [(B, C, H_i, W_i)]: the up-sampled tensor comes first, as in the paper's code
         for gate, skip in zip(self.gates, skips):
             z.append(gate(skip, below))  # (B, C, H_i, W_i)
         z = torch.cat(z, dim=1)  # (B, (j+1)*C, H_i, W_i), Eq. 1

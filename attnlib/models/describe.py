@@ -21,6 +21,7 @@ tensors there have shapes but no data, so even a 512x512 UNet++ at the paper's
 widths is summarised instantly and the model's weights, BatchNorm statistics and
 stored attention maps are left untouched.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -78,10 +79,12 @@ class ModelSummary:
     def to_markdown(self) -> str:
         """The summary as a Markdown table followed by the totals."""
         rows = [[r.name, _shape_str(r.output_shape), f"{r.params:,}"] for r in self.rows]
-        return (markdown_table(["block", "output shape", "params"], rows, align="llr") + "\n\n"
-                f"{self.model}, input {_shape_str(self.input_size)}: "
-                f"{self.total_params:,} parameters ({self.trainable_params:,} trainable), "
-                f"{self.gflops:.2f} GFLOPs per forward pass")
+        return (
+            markdown_table(["block", "output shape", "params"], rows, align="llr") + "\n\n"
+            f"{self.model}, input {_shape_str(self.input_size)}: "
+            f"{self.total_params:,} parameters ({self.trainable_params:,} trainable), "
+            f"{self.gflops:.2f} GFLOPs per forward pass"
+        )
 
     def __str__(self) -> str:
         return self.to_markdown()
@@ -129,7 +132,9 @@ def describe(model: nn.Module, input_size: tuple | None = None) -> ModelSummary:
         return hook
 
     # Shape-only copies of weights and buffers on the meta device.
-    meta_state = {k: torch.empty_like(v, device="meta") for k, v in model.state_dict(keep_vars=True).items()}
+    meta_state = {
+        k: torch.empty_like(v, device="meta") for k, v in model.state_dict(keep_vars=True).items()
+    }
     saved_alphas = {m: m.last_alpha for m in model.modules() if hasattr(m, "last_alpha")}
     handles = [block.register_forward_hook(make_hook(name, block)) for name, block in named]
     was_training = model.training

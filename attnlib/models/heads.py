@@ -18,6 +18,7 @@ through these helpers, so no other module asks which of the two it holds::
     mean_logits(out)              # (B, K, H, W): the heads' mean, the paper's prediction
     per_head(torch.Tensor.float, out)   # fn on each head, the output's type kept
 """
+
 from __future__ import annotations
 
 from typing import Callable, Union

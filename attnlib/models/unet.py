@@ -19,6 +19,7 @@ is also the gating signal of skip i. A level is a UNet++ node with one skip
 (:class:`~attnlib.models.blocks.NestedNode`); what else the two networks share is in
 :class:`~attnlib.models.base.EncoderDecoder`.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -62,8 +63,13 @@ class UNet(EncoderDecoder):
         torch.Size([2, 2, 64, 64])
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 2, widths: Sequence[int] = PAPER_WIDTHS,
-                 gate: str | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        widths: Sequence[int] = PAPER_WIDTHS,
+        gate: str | None = None,
+    ) -> None:
         super().__init__(in_channels, num_classes, widths, gate)
         w, levels = self.widths, range(self.depth)  # skip levels 0 .. depth-1
         self.encoder = nn.ModuleList(self.encoder_blocks())
@@ -72,17 +78,23 @@ class UNet(EncoderDecoder):
         # every state dict, and the order the seed draws the initial weights in); the nodes
         # over them are a plain tuple, so nothing is registered twice.
         self.up = nn.ModuleList([Up(w[i + 1], w[i]) for i in levels])
-        self.gates = nn.ModuleList([make_gate(self.gate, w[i], g_channels=w[i + 1]) for i in levels])
+        self.gates = nn.ModuleList(
+            [make_gate(self.gate, w[i], g_channels=w[i + 1]) for i in levels]
+        )
         self.decoder = nn.ModuleList([DoubleConv(2 * w[i], w[i]) for i in levels])
         self.head = nn.Conv2d(w[0], num_classes, kernel_size=1)
-        self.levels = tuple(NestedNode(self.up[i], [self.gates[i]], self.decoder[i]) for i in levels)
+        self.levels = tuple(
+            NestedNode(self.up[i], [self.gates[i]], self.decoder[i]) for i in levels
+        )
 
     def _forward(self, x: torch.Tensor):
         enc = self.encode(x)  # enc_i (B, widths[i], H/2^i, W/2^i), kept for skip i
         features = {f"enc{i}": e for i, e in enumerate(enc)}
         x = enc[-1]  # the bottleneck
         for i in reversed(range(self.depth)):
-            x = self.levels[i](x, [enc[i]])  # dec_i (B, widths[i], H/2^i, W/2^i) from dec_{i+1} and enc_i
+            x = self.levels[i](
+                x, [enc[i]]
+            )  # dec_i (B, widths[i], H/2^i, W/2^i) from dec_{i+1} and enc_i
             features[f"dec{i}"] = x
         return self.head(x), features  # logits (B, num_classes, H, W)
 

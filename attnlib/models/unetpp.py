@@ -24,6 +24,7 @@ replacing each skip connection with an attention mechanism" (Sec. 3.2). A node i
 :class:`~attnlib.models.blocks.NestedNode` (a UNet decoder level is the same cell with one
 skip); what else the two networks share is in :class:`~attnlib.models.base.EncoderDecoder`.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -73,29 +74,47 @@ class UNetPlusPlus(EncoderDecoder):
 
     repr_fields = ("widths", "gate", "deep_supervision")
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 2, widths: Sequence[int] = PAPER_WIDTHS,
-                 gate: str | None = None, deep_supervision: str = "mean") -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        widths: Sequence[int] = PAPER_WIDTHS,
+        gate: str | None = None,
+        deep_supervision: str = "mean",
+    ) -> None:
         super().__init__(in_channels, num_classes, widths, gate)
         check_choice("deep_supervision", deep_supervision, DEEP_SUPERVISION)
         self.deep_supervision = deep_supervision
         w, depth = self.widths, self.depth  # L = 4 in the paper: nodes with i + j <= L
-        self.encoder = nn.ModuleDict({f"x_{i}_0": block for i, block in enumerate(self.encoder_blocks())})
+        self.encoder = nn.ModuleDict(
+            {f"x_{i}_0": block for i, block in enumerate(self.encoder_blocks())}
+        )
         self.nodes = nn.ModuleDict()
         for j in range(1, depth + 1):  # column by column, as in the paper's code
             for i in range(depth - j + 1):
-                self.nodes[f"x_{i}_{j}"] = NestedNode.create(w[i + 1], w[i], num_skips=j, gate=self.gate)
+                self.nodes[f"x_{i}_{j}"] = NestedNode.create(
+                    w[i + 1], w[i], num_skips=j, gate=self.gate
+                )
         # One 1x1 classifier per top node x_0_1 .. x_0_L.
-        self.heads = nn.ModuleList([nn.Conv2d(w[0], num_classes, kernel_size=1) for _ in range(depth)])
+        self.heads = nn.ModuleList(
+            [nn.Conv2d(w[0], num_classes, kernel_size=1) for _ in range(depth)]
+        )
 
     def _forward(self, x: torch.Tensor):
-        feats = {f"x_{i}_0": e for i, e in enumerate(self.encode(x))}  # (B, widths[i], H/2^i, W/2^i)
+        feats = {
+            f"x_{i}_0": e for i, e in enumerate(self.encode(x))
+        }  # (B, widths[i], H/2^i, W/2^i)
         for j in range(1, self.depth + 1):
             for i in range(self.depth - j + 1):
                 below = feats[f"x_{i + 1}_{j - 1}"]  # (B, widths[i+1], H/2^(i+1), W/2^(i+1))
                 skips = [feats[f"x_{i}_{k}"] for k in range(j)]  # j x (B, widths[i], H/2^i, W/2^i)
-                feats[f"x_{i}_{j}"] = self.nodes[f"x_{i}_{j}"](below, skips)  # (B, widths[i], H/2^i, W/2^i)
+                feats[f"x_{i}_{j}"] = self.nodes[f"x_{i}_{j}"](
+                    below, skips
+                )  # (B, widths[i], H/2^i, W/2^i)
         # One logit map per top node x_0_1 .. x_0_L.
-        heads = [head(feats[f"x_0_{j + 1}"]) for j, head in enumerate(self.heads)]  # L x (B, K, H, W)
+        heads = [
+            head(feats[f"x_0_{j + 1}"]) for j, head in enumerate(self.heads)
+        ]  # L x (B, K, H, W)
         if self.returns_heads:
             return heads, feats
         return mean_logits(heads), feats  # (B, K, H, W), K = num_classes

@@ -1,5 +1,6 @@
 """Every JSON file the batch writes (status.json, job.json, failures.json) is written atomically
 (attnlib.checkpoints.write_json_atomic): a crash mid-write leaves the old file, never a torn one."""
+
 import json
 import re
 from pathlib import Path
@@ -19,9 +20,15 @@ BATCH = Path(attnlib.batch.__file__).parent
 def test_no_plain_json_writes_left_in_the_batch():
     for path in sorted(BATCH.glob("*.py")):
         text = path.read_text()
-        assert not re.search(r"json\.dump", text), f"{path.name} writes JSON without write_json_atomic"
+        assert not re.search(r"json\.dump", text), (
+            f"{path.name} writes JSON without write_json_atomic"
+        )
     writers = {p.name for p in BATCH.glob("*.py") if "write_json_atomic(" in p.read_text()}
-    assert writers == {"jobs.py", "executors.py", "run.py"}  # status.json, job.json; status.json; failures.json
+    assert writers == {
+        "jobs.py",
+        "executors.py",
+        "run.py",
+    }  # status.json, job.json; status.json; failures.json
 
 
 @pytest.fixture
@@ -62,5 +69,7 @@ def test_a_crash_while_writing_failures_json_keeps_the_old_one(tmp_path, crash_b
     out.mkdir()
     (out / "failures.json").write_text(json.dumps([{"name": "old_s0", "error": "old"}]))
     with pytest.raises(OSError, match="simulated crash"):
-        run_batch(tmp_path / "grid.yaml", out, log=lambda *_: None)  # only an invalid run: nothing executes
+        run_batch(
+            tmp_path / "grid.yaml", out, log=lambda *_: None
+        )  # only an invalid run: nothing executes
     assert jobs.read_json(out / "failures.json") == [{"name": "old_s0", "error": "old"}]

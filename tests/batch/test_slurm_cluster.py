@@ -15,6 +15,7 @@ The cluster needs root, and slurm-wlm and munge, which the script installs with 
 they are missing: without those the tests skip and say why, except where
 ``ATTNLIB_CLUSTER_TESTS=required`` (CI) makes that a failure.
 """
+
 import json
 import os
 import shutil
@@ -33,8 +34,16 @@ from attnlib.batch.run import run_batch
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "slurm_local.sh"
-CLUSTER_DIR = "/tmp/attnlib-slurm-pytest"  # munged (user munge) must reach it: not under pytest's 0700 tmp
-SLURM = {"partition": "debug", "gpus_per_node": 0, "cpus_per_task": 1, "mem_gb": 1, "timeout_min": 20}
+CLUSTER_DIR = (
+    "/tmp/attnlib-slurm-pytest"  # munged (user munge) must reach it: not under pytest's 0700 tmp
+)
+SLURM = {
+    "partition": "debug",
+    "gpus_per_node": 0,
+    "cpus_per_task": 1,
+    "mem_gb": 1,
+    "timeout_min": 20,
+}
 FIT = """
 import dataclasses
 from attnlib.config import Config, make_config
@@ -61,12 +70,18 @@ def slurm():
     if why:
         pytest.skip(why)
     env = {**os.environ, "ATTNLIB_SLURM_DIR": CLUSTER_DIR, "ATTNLIB_SLURM_PORT": "26817"}
-    started = subprocess.run(["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=900)
-    assert started.returncode == 0, f"scripts/slurm_local.sh start failed:\n{started.stdout}{started.stderr}"
+    started = subprocess.run(
+        ["bash", str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert started.returncode == 0, (
+        f"scripts/slurm_local.sh start failed:\n{started.stdout}{started.stderr}"
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SLURM_CONF", f"{CLUSTER_DIR}/slurm.conf")  # sbatch, squeue and the jobs read it
         yield started.stdout
-    stopped = subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120)
+    stopped = subprocess.run(
+        ["bash", str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert stopped.returncode == 0, stopped.stderr
 
 
@@ -76,7 +91,11 @@ def fit_notebook(tmp_path_factory):
     params = nbformat.v4.new_code_cell("profile = None\nout_dir = None")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(FIT)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp_path_factory.mktemp("nb") / "fit.ipynb"
     nbformat.write(nb, path)
     return path
@@ -91,8 +110,12 @@ def write_grid(path: Path, runs: dict, **slurm) -> Path:
 def in_background(**kwargs):
     """run_batch(..., executor="slurm", wait=True) in a thread: (thread, result, log lines)."""
     result, lines = {}, []
-    thread = threading.Thread(target=lambda: result.update(
-        run_batch(executor="slurm", wait=True, log=lines.append, **kwargs)), daemon=True)
+    thread = threading.Thread(
+        target=lambda: result.update(
+            run_batch(executor="slurm", wait=True, log=lines.append, **kwargs)
+        ),
+        daemon=True,
+    )
     thread.start()
     return thread, result, lines
 
@@ -109,11 +132,16 @@ def until(condition, timeout_s: float, what: str, poll_s: float = 0.5):
 
 def test_the_cluster_is_up(slurm):
     assert "SLURM is up" in slurm
-    assert subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True).stdout.split() == ["idle"]
+    assert subprocess.run(
+        ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True
+    ).stdout.split() == ["idle"]
 
 
 def test_a_smoke_grid_as_one_array_status_wait_and_resubmit(slurm, fit_notebook, tmp_path, capfd):
-    runs = {"unet": {"eval_interval": 2}, "unet_sse": {"gate": "sse", "eval_interval": 2}}  # one evaluation each
+    runs = {
+        "unet": {"eval_interval": 2},
+        "unet_sse": {"gate": "sse", "eval_interval": 2},
+    }  # one evaluation each
     grid = write_grid(tmp_path / "smoke.yaml", runs, array_parallelism=1)
     out = tmp_path / "out"
     thread, result, lines = in_background(grid_path=grid, out=out, notebook=fit_notebook)
@@ -121,10 +149,20 @@ def test_a_smoke_grid_as_one_array_status_wait_and_resubmit(slurm, fit_notebook,
 
     def queued_and_running():
         seen.append({s["name"]: s["state"] for s in batch_status(grid, out)})
-        return seen[-1] == {"unet_s0": "running", "unet_sse_s0": "queued"} and format_status(batch_status(grid, out))
+        return seen[-1] == {"unet_s0": "running", "unet_sse_s0": "queued"} and format_status(
+            batch_status(grid, out)
+        )
 
-    status = until(queued_and_running, 120, f"one run running, one queued (array_parallelism 1); saw {seen[-3:]}")
-    assert "slurm job " in status[0] and status[0].endswith(": RUNNING") and status[1].endswith(": PENDING")
+    status = until(
+        queued_and_running,
+        120,
+        f"one run running, one queued (array_parallelism 1); saw {seen[-3:]}",
+    )
+    assert (
+        "slurm job " in status[0]
+        and status[0].endswith(": RUNNING")
+        and status[1].endswith(": PENDING")
+    )
     assert status[-1] == "2 runs: 1 running, 1 queued"
     thread.join(timeout=300)
     assert not thread.is_alive(), "--wait did not return"
@@ -141,15 +179,26 @@ def test_a_smoke_grid_as_one_array_status_wait_and_resubmit(slurm, fit_notebook,
     assert "sacct" not in printed.out + printed.err + "\n".join(lines)
 
 
-def test_a_job_stopped_as_at_its_time_limit_is_requeued_and_resumes(slurm, fit_notebook, tmp_path, capfd):
+def test_a_job_stopped_as_at_its_time_limit_is_requeued_and_resumes(
+    slurm, fit_notebook, tmp_path, capfd
+):
     """USR2 to the job's steps, as SLURM sends it signal_delay_s before the time limit."""
     longer = {"epochs": 8, "eval_interval": 8}  # seconds of training, one evaluation at the end
-    grid = write_grid(tmp_path / "cut.yaml", {"cut": longer, "ref": longer}, array_parallelism=2, signal_delay_s=60)
+    grid = write_grid(
+        tmp_path / "cut.yaml",
+        {"cut": longer, "ref": longer},
+        array_parallelism=2,
+        signal_delay_s=60,
+    )
     out = tmp_path / "out"
     thread, result, lines = in_background(grid_path=grid, out=out, notebook=fit_notebook)
 
     def checkpointed():
-        rec = json.loads((out / "cut_s0/run.json").read_text()) if (out / "cut_s0/run.json").exists() else {}
+        rec = (
+            json.loads((out / "cut_s0/run.json").read_text())
+            if (out / "cut_s0/run.json").exists()
+            else {}
+        )
         assert not rec.get("complete"), "the run ended before the signal: give it more epochs"
         return len(rec.get("history", {}).get("epoch", [])) >= 2
 
@@ -161,13 +210,17 @@ def test_a_job_stopped_as_at_its_time_limit_is_requeued_and_resumes(slurm, fit_n
     assert sorted(result["ran"]) == ["cut_s0", "ref_s0"] and not result["failed"]
     cut, ref = (json.loads((out / f"{n}_s0/run.json").read_text()) for n in ("cut", "ref"))
     assert cut["complete"] and ref["complete"]
-    assert ref["resumed_from"] is None and 3 <= cut["resumed_from"] <= 8  # went on from its checkpoint
+    assert (
+        ref["resumed_from"] is None and 3 <= cut["resumed_from"] <= 8
+    )  # went on from its checkpoint
     assert cut["history"]["epoch"] == ref["history"]["epoch"] == list(range(1, 9))
     assert cut["history"]["loss"] == ref["history"]["loss"]  # the same run, bit for bit
     job_log = (out / "cut_s0/job.out").read_text()  # submitit's log of the job
     assert "Caught signal SIGUSR2" in job_log and f"Requeued job {job_id}" in job_log
     assert job_log.count("Starting with JobEnvironment") == 2
-    restarts = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
+    restarts = subprocess.run(
+        ["scontrol", "show", "job", job_id], capture_output=True, text=True
+    ).stdout
     assert "Restarts=1" in restarts
     printed = capfd.readouterr()
     assert "sacct" not in printed.out + printed.err + "\n".join(lines)

@@ -1,5 +1,6 @@
 """attnlib.models.heads: one head or a list of them, handled in one place for the loss, the
 training step and the predictor."""
+
 from __future__ import annotations
 
 import pytest
@@ -66,6 +67,8 @@ def test_loss_step_and_predictor_take_the_heads():
     probs = predict(model, images)  # (1, 32, 32)
     model.eval()
     with torch.no_grad():
-        want = mean_logits(model(torch.as_tensor(images).float().div(255)[:, None])).softmax(1)[:, 1]
+        want = mean_logits(model(torch.as_tensor(images).float().div(255)[:, None])).softmax(1)[
+            :, 1
+        ]
     assert probs.shape == (1, 32, 32)
     torch.testing.assert_close(torch.from_numpy(probs), want)

@@ -1,4 +1,5 @@
 """Tests of attnlib.models: shapes, gradients, exact parameter counts, gates, describe."""
+
 from __future__ import annotations
 
 import math
@@ -142,7 +143,9 @@ def test_sse_gate_with_zero_weights_scales_by_sigmoid_of_bias():
 
 def test_additive_gate_shapes_and_parts():
     gate = AdditiveGate(x_channels=8, g_channels=16)
-    assert gate.theta.bias is None and gate.theta.stride == (2, 2) and gate.theta.kernel_size == (2, 2)
+    assert (
+        gate.theta.bias is None and gate.theta.stride == (2, 2) and gate.theta.kernel_size == (2, 2)
+    )
     x, g = torch.randn(2, 8, 32, 32), torch.randn(2, 16, 16, 16)
     assert gate(x, g).shape == (2, 8, 32, 32)
     assert gate.last_alpha.shape == (2, 1, 32, 32)
@@ -205,7 +208,12 @@ def test_inspect_gives_the_features_and_the_logits_of_forward(batch):
         seen = model.inspect(batch)
         logits = model(batch)
     assert isinstance(seen, Inspection) and seen.x is batch
-    assert seen.features["enc4"].shape == (2, 64, 4, 4) and seen.features["dec0"].shape == (2, 4, 64, 64)
+    assert seen.features["enc4"].shape == (2, 64, 4, 4) and seen.features["dec0"].shape == (
+        2,
+        4,
+        64,
+        64,
+    )
     assert list(seen.features) == [f"enc{i}" for i in range(5)] + [f"dec{i}" for i in (3, 2, 1, 0)]
     assert torch.equal(seen.logits, logits) and seen.attention == {}
     pp = small_model("unetpp", None, deep_supervision="heads").eval()
@@ -235,7 +243,9 @@ def test_inspect_keeps_the_graph_for_gradients_to_the_input():
     model = small_model("unet", "sse").eval()
     x = torch.rand(1, 1, 64, 64, requires_grad=True)
     seen = model.inspect(x)
-    seen.features["enc1"][0, :, 16, 16].sum().backward()  # enc1 at (16, 16): input pixels near (32, 32)
+    seen.features["enc1"][
+        0, :, 16, 16
+    ].sum().backward()  # enc1 at (16, 16): input pixels near (32, 32)
     support = x.grad[0, 0].abs() > 0
     assert support.any() and not support.all()  # a receptive field: some pixels, not all
 
@@ -281,7 +291,12 @@ def test_describe(name, gate, batch):
     stats = model.state_dict()[bn_key].clone()
     summary = describe(model, (1, 1, 64, 64))
     assert summary.total_params == n_params(model)
-    assert summary.rows[-1].name == "output" and summary.row("output").output_shape == (1, 2, 64, 64)
+    assert summary.rows[-1].name == "output" and summary.row("output").output_shape == (
+        1,
+        2,
+        64,
+        64,
+    )
     assert summary.flops > 0
     # convolution FLOPs grow with the number of pixels: 2x the side, 4x the FLOPs
     assert math.isclose(describe(model, (1, 1, 128, 128)).flops / summary.flops, 4.0, rel_tol=1e-6)

@@ -4,6 +4,7 @@ The fixture holds, for every model and gate at widths (1, 1, 1, 1, 1), the state
 attnlib 0.1.0 (commit f38495e, before UNet and UNet++ shared their decoder cell) built right
 after ``torch.manual_seed(0)``, and its output on a fixed input.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -45,10 +46,17 @@ def test_the_same_seed_draws_the_same_initial_weights_as_before(old, name):
 def test_an_old_state_dict_loads_and_computes_the_same(old, name):
     model = _build(name, seed=1)  # other weights, then the old ones loaded
     current = model.state_dict()
-    model.load_state_dict({k: torch.tensor(v, dtype=current[k].dtype) for k, v in old["models"][name]["state"].items()})
+    model.load_state_dict(
+        {
+            k: torch.tensor(v, dtype=current[k].dtype)
+            for k, v in old["models"][name]["state"].items()
+        }
+    )
     with torch.no_grad():
         out = model(torch.tensor(old["input"]))
-    torch.testing.assert_close(out, torch.tensor(old["models"][name]["output"]), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(
+        out, torch.tensor(old["models"][name]["output"]), rtol=1e-6, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("run", ["unet_sse_s0", "unet_additive_s0"])
@@ -63,6 +71,13 @@ def test_a_unet_level_is_a_node_with_one_skip_over_the_registered_parts():
     model = build_model("unet", gate="sse", widths=(4, 8, 16, 32, 64))
     for i, level in enumerate(model.levels):
         assert isinstance(level, NestedNode) and len(level.gates) == 1
-        assert level.up is model.up[i] and level.gates[0] is model.gates[i] and level.conv is model.decoder[i]
+        assert (
+            level.up is model.up[i]
+            and level.gates[0] is model.gates[i]
+            and level.conv is model.decoder[i]
+        )
     assert not any(k.startswith("levels") for k in model.state_dict())  # nothing registered twice
-    assert all(isinstance(node, NestedNode) for node in build_model("unetpp", widths=(4, 8, 16, 32, 64)).nodes.values())
+    assert all(
+        isinstance(node, NestedNode)
+        for node in build_model("unetpp", widths=(4, 8, 16, 32, 64)).nodes.values()
+    )
