@@ -2,6 +2,7 @@
 
 MPLBACKEND stays unset: notebook kernels inherit the environment, and with Agg forced
 ipykernel would store no figures."""
+
 import os
 from pathlib import Path
 

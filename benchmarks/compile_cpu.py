@@ -7,6 +7,7 @@ measures or has cached), 128 x 128 crops, batch 8. Reports the compile time (the
 steady-state seconds per step of each, interleaved (eager step, compiled step, ...) so that a
 busy machine slows both alike, and how many steps the compile needs to pay for itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def make_step(config, device, fast, compiled: bool):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--out", default=None)
@@ -64,11 +67,16 @@ def main(argv=None) -> int:
         times["compiled"].append(compiled(x, y))
     med = {k: statistics.median(v) for k, v in times.items()}
     gain = med["eager"] - med["compiled"]
-    result = {"threads": torch.get_num_threads(), "fast_path": fast["why"], "compile_seconds": compile_s,
-              "eager_s_per_step": med["eager"], "compiled_s_per_step": med["compiled"],
-              "speedup": med["eager"] / med["compiled"],
-              "steps_to_pay_back": compile_s / gain if gain > 0 else None,
-              "laptop_run_steps": config.epochs * config.samples_per_epoch // config.batch_size}
+    result = {
+        "threads": torch.get_num_threads(),
+        "fast_path": fast["why"],
+        "compile_seconds": compile_s,
+        "eager_s_per_step": med["eager"],
+        "compiled_s_per_step": med["compiled"],
+        "speedup": med["eager"] / med["compiled"],
+        "steps_to_pay_back": compile_s / gain if gain > 0 else None,
+        "laptop_run_steps": config.epochs * config.samples_per_epoch // config.batch_size,
+    }
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

@@ -22,6 +22,7 @@ Run it on an otherwise idle machine (numbers under load are not the machine's). 
   probe chose with its timings and cost, and whether the choice is within 5% of the fastest
   combination.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,12 @@ def finite(obj):
 
 
 def machine() -> dict:
-    return cpu.describe() | {"torch": torch.__version__, "python": sys.version.split()[0],
-                             "date": time.strftime("%Y-%m-%d %H:%M"), "load_average": list(os.getloadavg())}
+    return cpu.describe() | {
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "load_average": list(os.getloadavg()),
+    }
 
 
 def peaks(threads: list[int], quick: bool) -> dict:
@@ -70,8 +75,10 @@ def peaks(threads: list[int], quick: bool) -> dict:
     out = {}
     for n in threads:
         torch.set_num_threads(n)
-        out[str(n)] = {"bf16": matmul_peak_tflops(torch.device("cpu"), sizes, torch.bfloat16),
-                       "fp32": matmul_peak_tflops(torch.device("cpu"), sizes, torch.float32)}
+        out[str(n)] = {
+            "bf16": matmul_peak_tflops(torch.device("cpu"), sizes, torch.bfloat16),
+            "fp32": matmul_peak_tflops(torch.device("cpu"), sizes, torch.float32),
+        }
     return out
 
 
@@ -83,21 +90,38 @@ def combinations(step: dict, threads: list[int], rounds: int, peak: dict) -> dic
     for n in threads:
         torch.set_num_threads(n)
         model, loss_fn, opt = build(config, torch.device("cpu"))
-        m = probe.measure(model, opt, loss_fn, config.batch_size, config.crop, torch.device("cpu"),
-                          fastpath.candidates(), rounds=rounds)
+        m = probe.measure(
+            model,
+            opt,
+            loss_fn,
+            config.batch_size,
+            config.crop,
+            torch.device("cpu"),
+            fastpath.candidates(),
+            rounds=rounds,
+        )
         rows = {}
         for label, secs in m["seconds"].items():
             s = statistics.median(secs)
             tflops = flops / s / 1e12
             kind = "bf16" if label.startswith("bf16") else "fp32"
-            rows[label] = {"images_per_s": config.batch_size / s, "seconds_per_step": s, "tflops": tflops,
-                           "peak_fraction": tflops / peak[str(n)][kind]["tflops"]}
+            rows[label] = {
+                "images_per_s": config.batch_size / s,
+                "seconds_per_step": s,
+                "tflops": tflops,
+                "peak_fraction": tflops / peak[str(n)][kind]["tflops"],
+            }
         base = rows["fp32/NCHW"]["images_per_s"]
         for label, r in rows.items():
             r["vs_fp32_nchw"] = fastpath.speedup(m["seconds"], label, "fp32/NCHW")
-        out[str(n)] = {"rows": rows, "fastest": max(rows, key=lambda k: rows[k]["images_per_s"]),
-                       "fp32_nchw_images_per_s": base, "rounds": m["rounds"], "steps_per_round": m["steps_per_round"],
-                       "decide_would_choose": fastpath.label(*fastpath.decide(m["seconds"])[:2])}
+        out[str(n)] = {
+            "rows": rows,
+            "fastest": max(rows, key=lambda k: rows[k]["images_per_s"]),
+            "fp32_nchw_images_per_s": base,
+            "rounds": m["rounds"],
+            "steps_per_round": m["steps_per_round"],
+            "decide_would_choose": fastpath.label(*fastpath.decide(m["seconds"])[:2]),
+        }
     return out
 
 
@@ -120,10 +144,21 @@ def top_operators(step: dict, channels_last: bool, steps: int = 5, top: int = 15
             train_step(model, x, y, opt, loss_fn, "bf16")
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1.0
-    rows = [{"op": e.key, "self_ms_per_step": e.self_cpu_time_total / 1e3 / steps,
-             "self_fraction": e.self_cpu_time_total / total, "calls_per_step": e.count / steps} for e in events[:top]]
-    return {"path": fastpath.label("bf16", channels_last), "threads": torch.get_num_threads(),
-            "self_ms_per_step_total": total / 1e3 / steps, "top": rows}
+    rows = [
+        {
+            "op": e.key,
+            "self_ms_per_step": e.self_cpu_time_total / 1e3 / steps,
+            "self_fraction": e.self_cpu_time_total / total,
+            "calls_per_step": e.count / steps,
+        }
+        for e in events[:top]
+    ]
+    return {
+        "path": fastpath.label("bf16", channels_last),
+        "threads": torch.get_num_threads(),
+        "self_ms_per_step_total": total / 1e3 / steps,
+        "top": rows,
+    }
 
 
 def worker(args) -> None:
@@ -132,8 +167,16 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     config, _ = make_config("laptop", **json.loads(args.step))
     model, loss_fn, opt = build(config, torch.device("cpu"))
-    steps = probe._steps(model, opt, loss_fn, config.batch_size, config.crop, torch.device("cpu"),
-                         [(args.amp, args.channels_last)], {})
+    steps = probe._steps(
+        model,
+        opt,
+        loss_fn,
+        config.batch_size,
+        config.crop,
+        torch.device("cpu"),
+        [(args.amp, args.channels_last)],
+        {},
+    )
     step = next(iter(steps.values()))
     for _ in range(3):
         step()
@@ -143,16 +186,33 @@ def worker(args) -> None:
     while time.perf_counter() - t0 < args.seconds:
         step()
         n += 1
-    print(json.dumps({"images_per_s": n * config.batch_size / (time.perf_counter() - t0), "steps": n}))
+    print(
+        json.dumps({"images_per_s": n * config.batch_size / (time.perf_counter() - t0), "steps": n})
+    )
 
 
-def _workers(step: dict, amp: str, channels_last: bool, threads: int, count: int, seconds: float) -> list[dict]:
+def _workers(
+    step: dict, amp: str, channels_last: bool, threads: int, count: int, seconds: float
+) -> list[dict]:
     """``count`` worker processes on ``threads`` threads each, started together once all are warm."""
-    cmd = [sys.executable, __file__, "--worker", "--step", json.dumps(step), "--amp", amp, "--threads", str(threads),
-           "--seconds", str(seconds)] + (["--channels-last"] if channels_last else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--step",
+        json.dumps(step),
+        "--amp",
+        amp,
+        "--threads",
+        str(threads),
+        "--seconds",
+        str(seconds),
+    ] + (["--channels-last"] if channels_last else [])
     env = os.environ | {"OMP_NUM_THREADS": str(threads)}
-    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-             for _ in range(count)]
+    procs = [
+        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(count)
+    ]
     for p in procs:
         if p.stdout.readline().strip() != "ready":
             raise RuntimeError("a threads worker failed before it was ready")
@@ -169,9 +229,12 @@ def threads_section(step: dict, paths: list[tuple[str, bool]], cores: int, secon
     for amp, cl in paths:
         one = _workers(step, amp, cl, cores, 1, seconds)[0]["images_per_s"]
         side = [w["images_per_s"] for w in _workers(step, amp, cl, 1, cores, seconds)]
-        out[fastpath.label(amp, cl)] = {f"one_run_{cores}_threads_images_per_s": one,
-                                        f"{cores}_runs_1_thread_images_per_s": side, "sum_images_per_s": sum(side),
-                                        "side_by_side_over_one": sum(side) / one}
+        out[fastpath.label(amp, cl)] = {
+            f"one_run_{cores}_threads_images_per_s": one,
+            f"{cores}_runs_1_thread_images_per_s": side,
+            "sum_images_per_s": sum(side),
+            "side_by_side_over_one": sum(side) / one,
+        }
     return out
 
 
@@ -186,55 +249,109 @@ def _train(out: Path, sets: list[str], env: dict) -> dict:
     rec = json.loads((out / "run.json").read_text())
     e = rec["environment"]
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("fast path")), None)
-    return {"command": " ".join(cmd[1:]), "process_seconds": time.perf_counter() - t0, "cli_line": line,
-            "wall_seconds": e["wall_seconds"], "train_seconds": e["train_seconds"], "eval_seconds": e["eval_seconds"],
-            "train_images_per_s": e["train_images_per_s"], "end_to_end_images_per_s": e["end_to_end_images_per_s"],
-            "test_mean_iou": rec["summary"]["honest"]["test"]["mean_iou"], "fast_path": rec["fast_path"]}
+    return {
+        "command": " ".join(cmd[1:]),
+        "process_seconds": time.perf_counter() - t0,
+        "cli_line": line,
+        "wall_seconds": e["wall_seconds"],
+        "train_seconds": e["train_seconds"],
+        "eval_seconds": e["eval_seconds"],
+        "train_images_per_s": e["train_images_per_s"],
+        "end_to_end_images_per_s": e["end_to_end_images_per_s"],
+        "test_mean_iou": rec["summary"]["honest"]["test"]["mean_iou"],
+        "fast_path": rec["fast_path"],
+    }
 
 
 def end_to_end(epochs: int, extra: list[str], tmp: Path) -> dict:
-    env = os.environ | {"ATTNLIB_QUIET": "1", probe.CACHE_ENV: str(tmp / "fastpath.json")}  # a new user's cache
+    env = os.environ | {
+        "ATTNLIB_QUIET": "1",
+        probe.CACHE_ENV: str(tmp / "fastpath.json"),
+    }  # a new user's cache
     sets = [f"epochs={epochs}", *extra]
     auto = _train(tmp / "auto", sets, env)
     fp32 = _train(tmp / "fp32", [*sets, "amp=off", "channels_last=false"], env)
-    cached = _train(tmp / "auto_cached", sets, env)  # the same run again: the decision from the cache
-    return {"auto": auto, "fp32_nchw": fp32, "auto_cached": cached,
-            "ratio_end_to_end_images_per_s": auto["end_to_end_images_per_s"] / fp32["end_to_end_images_per_s"],
-            "ratio_wall": fp32["wall_seconds"] / auto["wall_seconds"],
-            "ratio_wall_cached": fp32["wall_seconds"] / cached["wall_seconds"]}
+    cached = _train(
+        tmp / "auto_cached", sets, env
+    )  # the same run again: the decision from the cache
+    return {
+        "auto": auto,
+        "fp32_nchw": fp32,
+        "auto_cached": cached,
+        "ratio_end_to_end_images_per_s": auto["end_to_end_images_per_s"]
+        / fp32["end_to_end_images_per_s"],
+        "ratio_wall": fp32["wall_seconds"] / auto["wall_seconds"],
+        "ratio_wall_cached": fp32["wall_seconds"] / cached["wall_seconds"],
+    }
 
 
 def markdown(r: dict) -> str:
     m = r["machine"]
-    lines = [f"# Fast path on {m['name']} ({', '.join(m['flags'])}; torch {m['torch']}, {m['cores']} cores)", ""]
+    lines = [
+        f"# Fast path on {m['name']} ({', '.join(m['flags'])}; torch {m['torch']}, {m['cores']} cores)",
+        "",
+    ]
     if r["quick"]:
-        lines += ["**--quick: tiny settings, a smoke test of the script; these numbers measure nothing.**", ""]
+        lines += [
+            "**--quick: tiny settings, a smoke test of the script; these numbers measure nothing.**",
+            "",
+        ]
     s = r["step"]
     for n, c in r["combinations"].items():
-        lines += [f"Train step, UNet widths {s['widths']}, batch {s['batch_size']}, {s['crop']} x {s['crop']}, {n} "
-                  f"thread(s): fastest {c['fastest']}; decide() -> {c['decide_would_choose']}",
-                  "", "| path | img/s | x fp32/NCHW | TFLOP/s | % peak |", "|---|---|---|---|---|"]
-        lines += [f"| {k} | {v['images_per_s']:.1f} | {v['vs_fp32_nchw']:.2f} | {v['tflops']:.3f} | "
-                  f"{100 * v['peak_fraction']:.0f} |" for k, v in c["rows"].items()]
+        lines += [
+            f"Train step, UNet widths {s['widths']}, batch {s['batch_size']}, {s['crop']} x {s['crop']}, {n} "
+            f"thread(s): fastest {c['fastest']}; decide() -> {c['decide_would_choose']}",
+            "",
+            "| path | img/s | x fp32/NCHW | TFLOP/s | % peak |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {k} | {v['images_per_s']:.1f} | {v['vs_fp32_nchw']:.2f} | {v['tflops']:.3f} | "
+            f"{100 * v['peak_fraction']:.0f} |"
+            for k, v in c["rows"].items()
+        ]
         lines.append("")
-    lines += ["| peak TFLOP/s | " + " | ".join(f"{n} thr bf16 {p['bf16']['tflops']:.3f}, fp32 {p['fp32']['tflops']:.3f}"
-                                               for n, p in r["peak"].items()) + " |", ""]
+    lines += [
+        "| peak TFLOP/s | "
+        + " | ".join(
+            f"{n} thr bf16 {p['bf16']['tflops']:.3f}, fp32 {p['fp32']['tflops']:.3f}"
+            for n, p in r["peak"].items()
+        )
+        + " |",
+        "",
+    ]
     e = r.get("end_to_end")
     if e:
         fp = e["auto"]["fast_path"]
-        lines += [f"End to end: auto {e['auto']['end_to_end_images_per_s']:.1f} img/s ({e['auto']['wall_seconds']:.0f} s wall) "
-                  f"vs fp32/NCHW {e['fp32_nchw']['end_to_end_images_per_s']:.1f} ({e['fp32_nchw']['wall_seconds']:.0f} s): "
-                  f"{e['ratio_end_to_end_images_per_s']:.2f}x img/s, {e['ratio_wall']:.2f}x wall "
-                  f"({e['ratio_wall_cached']:.2f}x with the cached decision)", "",
-                  f"Fast path of the auto run: {fp['decided_by']}: {fp['why']}", ""]
+        lines += [
+            f"End to end: auto {e['auto']['end_to_end_images_per_s']:.1f} img/s ({e['auto']['wall_seconds']:.0f} s wall) "
+            f"vs fp32/NCHW {e['fp32_nchw']['end_to_end_images_per_s']:.1f} ({e['fp32_nchw']['wall_seconds']:.0f} s): "
+            f"{e['ratio_end_to_end_images_per_s']:.2f}x img/s, {e['ratio_wall']:.2f}x wall "
+            f"({e['ratio_wall_cached']:.2f}x with the cached decision)",
+            "",
+            f"Fast path of the auto run: {fp['decided_by']}: {fp['why']}",
+            "",
+        ]
     if r["probe"] != ((e or {}).get("auto") or {}).get("fast_path"):
         lines += [f"Probe asked directly: {r['probe']['why']}", ""]
     if r.get("choice"):
-        lines += [f"Chosen {r['choice']['label']}: {100 * r['choice']['of_fastest']:.1f}% of the fastest", ""]
+        lines += [
+            f"Chosen {r['choice']['label']}: {100 * r['choice']['of_fastest']:.1f}% of the fastest",
+            "",
+        ]
     for label, t in r.get("threads", {}).items():
         lines.append(f"Threads, {label}: side by side / one run = {t['side_by_side_over_one']:.2f}")
-    lines += ["", "Top operators of the bf16 step:", "", "| op | ms/step | share |", "|---|---|---|"]
-    lines += [f"| {o['op']} | {o['self_ms_per_step']:.1f} | {100 * o['self_fraction']:.0f}% |" for o in r["profile"]["top"]]
+    lines += [
+        "",
+        "Top operators of the bf16 step:",
+        "",
+        "| op | ms/step | share |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {o['op']} | {o['self_ms_per_step']:.1f} | {100 * o['self_fraction']:.0f}% |"
+        for o in r["profile"]["top"]
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -247,23 +364,35 @@ def report(args) -> dict:
     r["peak"] = peaks(threads, args.quick)
     r["combinations"] = combinations(step, threads, 3 if args.quick else args.rounds, r["peak"])
     torch.set_num_threads(cores)
-    bf16_cl = r["combinations"][str(cores)]["rows"]["bf16/NHWC"]["images_per_s"] > \
-        r["combinations"][str(cores)]["rows"]["bf16/NCHW"]["images_per_s"]
+    bf16_cl = (
+        r["combinations"][str(cores)]["rows"]["bf16/NHWC"]["images_per_s"]
+        > r["combinations"][str(cores)]["rows"]["bf16/NCHW"]["images_per_s"]
+    )
     r["profile"] = top_operators(step, bf16_cl)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_end_to_end:
-            extra = [f"{k}={json.dumps(v)}" for k, v in step.items()] + ["samples_per_epoch=16"] if args.quick else []
+            extra = (
+                [f"{k}={json.dumps(v)}" for k, v in step.items()] + ["samples_per_epoch=16"]
+                if args.quick
+                else []
+            )
             r["end_to_end"] = end_to_end(1 if args.quick else args.epochs, extra, Path(tmp))
             fast = r["end_to_end"]["auto"]["fast_path"]
         else:
             fast = {"decided_by": "none"}
-        if fast["decided_by"] not in ("probe", "cache"):  # not measured in the run: ask the probe itself
+        if fast["decided_by"] not in (
+            "probe",
+            "cache",
+        ):  # not measured in the run: ask the probe itself
             os.environ[probe.CACHE_ENV] = str(Path(tmp) / "direct.json")
             fast = probe.fast_path_for(make_config("laptop", **step)[0], torch.device("cpu"))
         r["probe"] = fast
     rows = r["combinations"][str(cores)]["rows"]
     label = fastpath.label(fast["amp"], fast["channels_last"])
-    r["choice"] = {"label": label, "of_fastest": rows[label]["images_per_s"] / max(v["images_per_s"] for v in rows.values())}
+    r["choice"] = {
+        "label": label,
+        "of_fastest": rows[label]["images_per_s"] / max(v["images_per_s"] for v in rows.values()),
+    }
     if cores > 1 and not args.skip_threads:
         paths = list(dict.fromkeys([("off", False), (fast["amp"], fast["channels_last"])]))
         r["threads"] = threads_section(step, paths, cores, 4 if args.quick else args.thread_seconds)
@@ -272,14 +401,30 @@ def report(args) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="tiny settings: a smoke test of the script, not a measurement")
-    ap.add_argument("--epochs", type=int, default=3, help="epochs of the end-to-end laptop runs (default 3)")
-    ap.add_argument("--rounds", type=int, default=8, help="interleaved rounds of the four-combination table")
-    ap.add_argument("--thread-seconds", type=float, default=12.0, help="timed seconds of each threads worker")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny settings: a smoke test of the script, not a measurement",
+    )
+    ap.add_argument(
+        "--epochs", type=int, default=3, help="epochs of the end-to-end laptop runs (default 3)"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=8, help="interleaved rounds of the four-combination table"
+    )
+    ap.add_argument(
+        "--thread-seconds", type=float, default=12.0, help="timed seconds of each threads worker"
+    )
     ap.add_argument("--skip-end-to-end", action="store_true")
     ap.add_argument("--skip-threads", action="store_true")
-    ap.add_argument("--out", default=None, help="JSON file (default benchmarks/results/fastpath-<cpu>-<date>.json)")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="JSON file (default benchmarks/results/fastpath-<cpu>-<date>.json)",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--step", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--amp", default="off", help=argparse.SUPPRESS)
@@ -292,7 +437,10 @@ def main(argv=None) -> int:
         return 0
     r = report(args)
     slug = "".join(c if c.isalnum() else "-" for c in r["machine"]["name"]).strip("-").lower()
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"fastpath-{slug}-{time.strftime('%Y-%m-%d')}.json")
+    out = Path(
+        args.out
+        or ROOT / "benchmarks" / "results" / f"fastpath-{slug}-{time.strftime('%Y-%m-%d')}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(r, indent=1, allow_nan=False))
     out.with_suffix(".md").write_text(markdown(r))

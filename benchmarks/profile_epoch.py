@@ -12,6 +12,7 @@ Times, for the profile's UNet on this machine, in one process:
 
 Then a cProfile of one whole epoch plus one evaluation, the top functions by own time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,14 +67,23 @@ def breakdown(config, device) -> dict:
     fast = probe.fast_path_for(config, device)
     fp32 = fastpath.record(device, "off", False, "the fp32 reference", "set")
     test = list(split.test)
-    predict_s, probs = _timed(lambda: predict(build(config, device)[0], images[test], amp=fast["amp"]))
+    predict_s, probs = _timed(
+        lambda: predict(build(config, device)[0], images[test], amp=fast["amp"])
+    )
     class_s, _ = _timed(lambda: class_scores((probs > 0.5).astype("uint8"), labels[test]))
     isbi_s, _ = _timed(lambda: isbi_scores(probs, labels[test]))
     n = len(loader.dataset)
-    return {"threads": torch.get_num_threads(), "fast_path": fast["why"], "images_per_epoch": n,
-            "data_s_per_epoch": data_s, "step_s_per_epoch": step_seconds(config, device, batches, fast) * len(batches),
-            "fp32_step_s_per_epoch": step_seconds(config, device, batches, fp32) * len(batches),
-            "predict_s": predict_s, "class_metrics_s": class_s, "isbi_s": isbi_s}
+    return {
+        "threads": torch.get_num_threads(),
+        "fast_path": fast["why"],
+        "images_per_epoch": n,
+        "data_s_per_epoch": data_s,
+        "step_s_per_epoch": step_seconds(config, device, batches, fast) * len(batches),
+        "fp32_step_s_per_epoch": step_seconds(config, device, batches, fp32) * len(batches),
+        "predict_s": predict_s,
+        "class_metrics_s": class_s,
+        "isbi_s": isbi_s,
+    }
 
 
 def cprofile_top(config, device, top: int = 15) -> str:
@@ -96,7 +106,9 @@ def cprofile_top(config, device, top: int = 15) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--profile", default="laptop")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="JSON file for the breakdown")

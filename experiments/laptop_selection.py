@@ -9,6 +9,7 @@ validation mIoU and ISBI V_rand at the last evaluation and the wall time. It rea
 hold test numbers): nothing here is chosen on slices 25-29 (:mod:`attnlib.selection`, which
 refuses a record without a validation fold).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,9 @@ from attnlib.selection import selection_table, val_rows
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="results/laptop_selection")
     args = ap.parse_args(argv)
     print(selection_table(val_rows(Path(args.out))))

@@ -13,6 +13,7 @@ metrics at threshold 0.5 and the ISBI scores (their threshold chosen on training
 ``model.pt``: run it where the grid's weights exist, as runs land; runs already in the JSON
 are kept, so it can be run again after each part of the grid.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,12 +35,16 @@ from attnlib.protocols import THRESHOLD_SLICES, at_threshold, best_threshold
 def gate_means(model, images) -> dict[str, float]:
     """Mean of each sSE gate's map over ``images`` (one forward per slice), keyed by the gate's
     module name (``gates.0``, ``nodes.x_0_1.gates.0``, as :func:`constant_maps` takes them)."""
-    skip_of = {id(gate): skip for skip, gate in model.gated_skips()}  # module -> "skip0" / "x_i_k->x_i_j"
+    skip_of = {
+        id(gate): skip for skip, gate in model.gated_skips()
+    }  # module -> "skip0" / "x_i_k->x_i_j"
     gates = {name: skip_of[id(m)] for name, m in model.named_modules() if isinstance(m, SSEGate)}
     sums: dict[str, list[float]] = {name: [] for name in gates}
     with torch.no_grad():
         for img in images:
-            maps = model.inspect(torch.as_tensor(img).float().div(255)[None, None]).attention  # (1, 1, H, W) in
+            maps = model.inspect(
+                torch.as_tensor(img).float().div(255)[None, None]
+            ).attention  # (1, 1, H, W) in
             for name, skip in gates.items():
                 sums[name].append(float(maps[skip].mean()))  # alpha (1, 1, H/2^i, W/2^i)
     return {name: float(np.mean(v)) for name, v in sums.items()}
@@ -74,31 +79,54 @@ def one_run(folder: Path, images, labels) -> dict:
     constant = score(model, images, labels, amp)
     for h in handles:
         h.remove()
-    return {"run": folder.name, "model": rec["config"]["model"], "seed": rec["config"]["seed"],
-            "trained": trained, "constant_map": constant, "gate_means": means}
+    return {
+        "run": folder.name,
+        "model": rec["config"]["model"],
+        "seed": rec["config"]["seed"],
+        "trained": trained,
+        "constant_map": constant,
+        "gate_means": means,
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--results", default="results/laptop")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     images, labels = data.load_isbi2012()
-    folders = sorted(p.parent for p in Path(args.results).glob("*_sse_s*/run.json")
-                     if (p.parent / "checkpoint.pt").exists() or (p.parent / "model.pt").exists())
+    folders = sorted(
+        p.parent
+        for p in Path(args.results).glob("*_sse_s*/run.json")
+        if (p.parent / "checkpoint.pt").exists() or (p.parent / "model.pt").exists()
+    )
     folders = [f for f in folders if f.name.rpartition("_s")[0] in ("unet_sse", "unetpp_sse")]
     out = Path(args.out or Path(args.results) / "sse_mean_map.json")
     done = json.loads(out.read_text())["runs"] if out.exists() else []  # weights of landed runs go
     have = {r["run"] for r in done}  # away with the machine: keep what was computed, add the rest
     runs = done + [one_run(f, images, labels) for f in folders if f.name not in have]
     runs.sort(key=lambda r: (r["model"], r["seed"]))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    made = {"doc": __doc__.strip().splitlines()[0], "code": f"experiments/sse_mean_map.py at {commit}",
-            "weights": str(args.results)}
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+        or "unknown"
+    )
+    made = {
+        "doc": __doc__.strip().splitlines()[0],
+        "code": f"experiments/sse_mean_map.py at {commit}",
+        "weights": str(args.results),
+    }
     out.write_text(json.dumps(made | {"runs": runs}, indent=1))
     for r in runs:
-        print(f"{r['run']}: mIoU {r['trained']['mean_iou']:.4f} -> {r['constant_map']['mean_iou']:.4f} (constant maps)")
+        print(
+            f"{r['run']}: mIoU {r['trained']['mean_iou']:.4f} -> {r['constant_map']['mean_iou']:.4f} (constant maps)"
+        )
     return 0
 
 

@@ -23,6 +23,7 @@ Options: ``--only 01_data 02_unet`` to time some notebooks (the others keep thei
 entries), ``--grid-only`` to rewrite only the grid's part (when runs land; no notebook is
 executed), ``--out PATH``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 OUT = ROOT / "book" / "_data" / "chapter_times.json"
-EXECUTED = ["01_data", "02_unet", "03_unetpp", "04_attention", "05_losses", "06_metrics", "08_ablations"]
+EXECUTED = [
+    "01_data",
+    "02_unet",
+    "03_unetpp",
+    "04_attention",
+    "05_losses",
+    "06_metrics",
+    "08_ablations",
+]
 GRID = ROOT / "results" / "laptop"  # the current laptop profile's five-seed grid
 GRID_COMMAND = "python -m attnlib batch experiments/laptop.yaml --out results/laptop --jobs 2"
 # Pauses that results/laptop/README.md's Log records inside a run's wall time: {run: (seconds, why)}.
 LOGGED_PAUSES = {
-    run: (20 * 60, "the whole batch paused (SIGSTOP) 2026-12-01 11:13-11:33 while the chapter "
-                   "times and a CI run were measured")
+    run: (
+        20 * 60,
+        "the whole batch paused (SIGSTOP) 2026-12-01 11:13-11:33 while the chapter "
+        "times and a CI run were measured",
+    )
     for run in ("unetpp_s0", "unetpp_sse_s0")
 }
 
@@ -82,8 +94,12 @@ def time_notebook(name: str, timeout: int = 1800) -> dict:
     thread.start()
     error = None
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(NB_DIR)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NB_DIR)}},
+        ).execute()
     except Exception as exc:  # record it, keep timing the others
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
     finally:
@@ -130,14 +146,25 @@ def grid_records(grid: Path = GRID) -> dict:
 
 
 def grid_section() -> dict:
-    return {"source": f"{GRID.relative_to(ROOT)}/*/run.json (environment.*_seconds)",
-            "log": f"{GRID.relative_to(ROOT)}/README.md", "command": GRID_COMMAND, "runs": grid_records()}
+    return {
+        "source": f"{GRID.relative_to(ROOT)}/*/run.json (environment.*_seconds)",
+        "log": f"{GRID.relative_to(ROOT)}/README.md",
+        "command": GRID_COMMAND,
+        "runs": grid_records(),
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--only", nargs="*", default=None, help="notebook names to time (default: all executed ones)")
-    ap.add_argument("--grid-only", action="store_true", help="rewrite only the grid's part; execute nothing")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="notebook names to time (default: all executed ones)",
+    )
+    ap.add_argument(
+        "--grid-only", action="store_true", help="rewrite only the grid's part; execute nothing"
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     if args.grid_only:
@@ -156,16 +183,29 @@ def main(argv=None) -> int:
         print(f"  {json.dumps(chapters[name])}", flush=True)
     import torch
 
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    cpu_model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                      if ln.startswith("model name")), platform.processor())
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    cpu_model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     record = {
         "what": "wall time of executing each course notebook once, one at a time (scripts/measure_chapters.py)",
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": commit,
         "profile": "laptop",
-        "machine": {"cpu": cpu_model, "cores": os.cpu_count(), "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
+        "machine": {
+            "cpu": cpu_model,
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "chapters": {k: chapters[k] for k in sorted(chapters)},
         "laptop_grid": grid_section(),
     }

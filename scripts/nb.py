@@ -133,14 +133,9 @@ def same_cells(a, b) -> bool:
     """Same cells (type, source, metadata, id), outputs aside."""
 
     def key(nb):
-        return [
-            (c.cell_type, c.source, dict(c.metadata), c.get("id"))
-            for c in nb.cells
-        ]
+        return [(c.cell_type, c.source, dict(c.metadata), c.get("id")) for c in nb.cells]
 
-    return key(a) == key(b) and a.metadata.get("kernelspec") == b.metadata.get(
-        "kernelspec"
-    )
+    return key(a) == key(b) and a.metadata.get("kernelspec") == b.metadata.get("kernelspec")
 
 
 def stale() -> list[str]:

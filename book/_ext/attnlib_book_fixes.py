@@ -7,6 +7,7 @@ sphinx-thebe's ``const THEBE_JS_URL = ...`` then throws "Identifier 'THEBE_JS_UR
 has already been declared" on every page.  Fixed upstream in Sphinx 8.2
 (sphinx-doc/sphinx#13402); Jupyter Book 1.x stays on Sphinx 7.
 """
+
 from __future__ import annotations
 
 
