@@ -94,12 +94,14 @@ def _train(args) -> int:
     for protocol, s in run.summary.items():
         m = s["test"]
         print(
-            f"{protocol:>15}: epoch {s['epoch']}, mIoU {m['mean_iou']:.4f}, pixel acc {m['pixel_accuracy']:.4f}, "
+            f"{protocol:>15}: epoch {s['epoch']}, mIoU {m['mean_iou']:.4f}, pixel acc "
+            f"{m['pixel_accuracy']:.4f}, "
             f"isbi V_rand {m['isbi_vrand']:.4f}  [{s['rule']}]"
         )
     env = run.record["environment"]
     print(
-        f"wall {env['wall_seconds']:.1f} s, {env['end_to_end_images_per_s']:.1f} images/s end to end, "
+        f"wall {env['wall_seconds']:.1f} s, {env['end_to_end_images_per_s']:.1f} images/s end to "
+        "end, "
         f"record: {run.path}"
     )
     return 0
@@ -132,7 +134,8 @@ def _batch(args) -> int:
         if args.summarize:
             table = summarize_results(args.out, read_grid(args.grid))
             print(
-                f"{len({r['config'] for r in table})} configurations summarized in {args.out}/summary.md and summary.csv"
+                f"{len({r['config'] for r in table})} configurations summarized in "
+                f"{args.out}/summary.md and summary.csv"
             )
             return 0
         result = run_batch(
@@ -151,12 +154,14 @@ def _batch(args) -> int:
     if args.executor == "slurm" and not args.wait:
         print(
             f"submitted {len(result['submitted'])}, skipped {len(result['skipped'])} complete and "
-            f"{len(result['waiting'])} queued or running, invalid {len(result['failed'])}; follow them with "
+            f"{len(result['waiting'])} queued or running, invalid {len(result['failed'])}; "
+            "follow them with "
             f"`python -m attnlib batch {args.grid} --out {args.out} --status`, then --summarize"
         )
     else:
         print(
-            f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed {len(result['failed'])}; "
+            f"ran {len(result['ran'])}, skipped {len(result['skipped'])} complete, failed "
+            f"{len(result['failed'])}; "
             f"summary in {args.out}/summary.md"
         )
     return 1 if result["failed"] else 0
@@ -190,7 +195,8 @@ def main(argv=None) -> int:
     p.add_argument(
         "--profile",
         default=None,
-        help=f"{' | '.join(PROFILES)} (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop on a CPU)",
+        help=f"{' | '.join(PROFILES)} (default: $ATTNLIB_PROFILE, else paper on CUDA and laptop "
+        "on a CPU)",
     )
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a Config field"

@@ -1,4 +1,5 @@
-"""Data augmentation: the paper's pipeline, its parts, none, and the U-Net paper's elastic deformation.
+"""Data augmentation: the paper's pipeline, its parts, none, and the U-Net paper's elastic
+deformation.
 
 All pipelines are albumentations 2.x ``Compose`` objects built with ``strict=True``, so a
 misspelt or 1.x-only argument is an error, not a silently dropped option. Each takes
@@ -114,7 +115,8 @@ def build_augmentation(name: str, seed: int | None = None) -> A.Compose:
 
 
 def paper_steps() -> dict[str, A.BasicTransform]:
-    """Each step of the paper's pipeline on its own, always applied (for showing them one by one)."""
+    """Each step of the paper's pipeline on its own, always applied (for showing them one by
+    one)."""
     return {
         "rotate 90": A.RandomRotate90(p=1.0),
         "vertical flip": A.VerticalFlip(p=1.0),

@@ -73,8 +73,10 @@ def resume_state(config: Config, ckpt: Path, device: torch.device | str = "cpu")
     changed = config_mismatch(state["config"], config.to_dict())
     if changed == ["epochs"] and state["epoch"] >= state["config"]["epochs"]:
         raise ValueError(
-            f"{ckpt.parent} holds a finished {state['config']['epochs']}-epoch run; a {config.epochs}-epoch run is "
-            f"another run (its schedule differs): give it another out_dir, or resume=False to start over."
+            f"{ckpt.parent} holds a finished {state['config']['epochs']}-epoch run; a "
+            f"{config.epochs}-epoch run is "
+            "another run (its schedule differs): give it another out_dir, or resume=False to "
+            "start over."
         )
     if changed:
         shown = {
@@ -82,7 +84,8 @@ def resume_state(config: Config, ckpt: Path, device: torch.device | str = "cpu")
             for k in changed
         }
         raise ValueError(
-            f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: {shown}): "
+            f"{ckpt} was written with other settings ({sorted(changed)}; checkpoint vs asked: "
+            f"{shown}): "
             f"use another out_dir, or resume=False to start over."
         )
     return state

@@ -49,7 +49,8 @@ def cpu_name() -> str:
 
 
 def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (x86 ``flags``, Arm ``Features``); empty where they cannot be read."""
+    """The CPU's feature flags (x86 ``flags``, Arm ``Features``); empty where they cannot be
+    read."""
     info = _cpuinfo()
     return frozenset((info.get("flags") or info.get("Features") or "").split())
 

@@ -105,7 +105,8 @@ def fetch_isbi2012(root=None, download: bool | None = None, progress: bool = Fal
         where = "root argument" if root is not None else "ATTNLIB_DATA"
         raise DataError(
             f"The ISBI 2012 data folder {folder} (from the {where}) is "
-            f"{'missing' if not folder.exists() else 'incomplete'}: {len(missing)} of {len(reg)} files "
+            f"{'missing' if not folder.exists() else 'incomplete'}: {len(missing)} of {len(reg)} "
+            "files "
             f"are absent, e.g. {missing[0]}. Fix: point ATTNLIB_DATA at a folder holding "
             f"train/image/0.png ... (such as ../shared/data/isbi2012), or unset it to download "
             f"into the user cache, or call with download=True to fetch the missing files there."
@@ -121,8 +122,10 @@ def fetch_isbi2012(root=None, download: bool | None = None, progress: bool = Fal
                 fetcher.fetch(rel, progressbar=progress)
             except Exception as err:  # no network, a proxy, a moved file: say what to do
                 raise DataError(
-                    f"Could not download {rel} into {folder} ({type(err).__name__}). Without network access, "
-                    f"copy the ISBI 2012 files (train/image, train/label, test) somewhere and point "
+                    f"Could not download {rel} into {folder} ({type(err).__name__}). Without "
+                    "network access, "
+                    "copy the ISBI 2012 files (train/image, train/label, test) somewhere and "
+                    "point "
                     f"ATTNLIB_DATA at that folder."
                 ) from err
     return folder
@@ -174,7 +177,8 @@ def load_isbi2012(root=None, download: bool | None = None) -> tuple[np.ndarray, 
 
 
 def load_isbi2012_test(root=None, download: bool | None = None) -> np.ndarray:
-    """The 30 unlabelled test-volume slices, uint8 ``(30, 512, 512)`` (labels were never released)."""
+    """The 30 unlabelled test-volume slices, uint8 ``(30, 512, 512)`` (labels were never
+    released)."""
     folder = fetch_isbi2012(root, download)
     return _load_cached(folder.resolve(), "test")[0].copy()
 
@@ -217,7 +221,8 @@ def kfold_splits(k: int = 5) -> list[Split]:
 
 
 def get_split(split: str | int = "paper", k: int = 5) -> Split:
-    """``"paper"`` (train 0-24, test 25-29) or a fold number ``0 .. k-1`` of :func:`kfold_splits`."""
+    """``"paper"`` (train 0-24, test 25-29) or a fold number ``0 .. k-1`` of
+    :func:`kfold_splits`."""
     if split == "paper":
         return PAPER_SPLIT
     if isinstance(split, str) and split.isdigit():
@@ -267,11 +272,13 @@ class ISBIDataset(torch.utils.data.Dataset):
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 3 or images.shape != labels.shape:
             raise ValueError(
-                f"images {images.shape} and labels {labels.shape} must both be (N, H, W) with the same shape."
+                f"images {images.shape} and labels {labels.shape} must both be (N, H, W) with "
+                "the same shape."
             )
         if not np.isin(np.unique(labels), (0, 1)).all():
             raise ValueError(
-                f"labels are not binary: found values {np.unique(labels)[:8].tolist()}, expected {{0, 1}}. "
+                f"labels are not binary: found values {np.unique(labels)[:8].tolist()}, expected "
+                f"{{0, 1}}. "
                 f"Use attnlib.data.labels_from_png for 0/255 label images."
             )
         self.images, self.labels = images, labels
@@ -287,7 +294,8 @@ class ISBIDataset(torch.utils.data.Dataset):
             h, w = images.shape[1:]
             if crop[0] > h or crop[1] > w:
                 raise ValueError(
-                    f"crop {crop} is larger than the images ({h}, {w}): use a crop <= the image size or crop=None."
+                    f"crop {crop} is larger than the images ({h}, {w}): use a crop <= the image "
+                    "size or crop=None."
                 )
         self.crop, self.transform, self.seed, self.epoch = crop, transform, int(seed), 0
         self.samples_per_epoch = samples_per_epoch or len(self.indices)

@@ -90,7 +90,8 @@ def decide(
         gain = speedup(seconds, label(amp, True), label(amp, False))
         channels_last = gain >= NHWC_MARGIN
         why.append(
-            f"{label(amp, True)} {gain:.2f}x {label(amp, False)}: {'NHWC' if channels_last else 'NCHW'} "
+            f"{label(amp, True)} {gain:.2f}x {label(amp, False)}: "
+            f"{'NHWC' if channels_last else 'NCHW'} "
             f"(NHWC needs {NHWC_MARGIN}x)"
         )
     return amp, channels_last, "; ".join(why)
@@ -103,7 +104,8 @@ def cuda_amp(device: torch.device) -> tuple[str, str]:
         return "bf16", f"CUDA compute capability {major}.{minor} >= 8.0 has bf16 tensor cores"
     return (
         "fp16",
-        f"CUDA compute capability {major}.{minor} < 8.0 has no bf16 tensor cores: fp16 with a GradScaler",
+        f"CUDA compute capability {major}.{minor} < 8.0 has no bf16 tensor cores: fp16 with a "
+        "GradScaler",
     )
 
 

@@ -58,7 +58,8 @@ LOG.addHandler(logging.NullHandler())
 
 @dataclass
 class Graded:
-    """One graded notebook: its rows (dicts with FIELDS), why it stopped early (or None), its time."""
+    """One graded notebook: its rows (dicts with FIELDS), why it stopped early (or None), its
+    time."""
 
     notebook: str
     student: str
@@ -89,7 +90,8 @@ def student_name(path) -> str:
 
 
 def kernel_env(profile: str | None = None) -> dict:
-    """The kernel's environment: this one's (ATTNLIB_DATA included), the profile, no bars, no GUI."""
+    """The kernel's environment: this one's (ATTNLIB_DATA included), the profile, no bars, no
+    GUI."""
     profile = profile or os.environ.get("ATTNLIB_PROFILE") or "smoke"
     return {
         **os.environ,
@@ -117,7 +119,8 @@ def execute(nb, timeout_s: float, cwd: Path, env: dict) -> tuple[str | None, int
         resources={"metadata": {"path": str(cwd)}},
         log=LOG,
     )
-    try:  # the kernel's own stdout/stderr (ipykernel's warnings): the cells' outputs come by messages
+    # the kernel's own stdout/stderr (ipykernel's warnings): the cells' outputs come by messages
+    try:
         client.execute(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except CellTimeoutError:
         return f"ran out of its {timeout_s:g} s", current["index"]

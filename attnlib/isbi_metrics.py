@@ -93,7 +93,8 @@ def check_inputs(pred_or_prob, label) -> tuple[np.ndarray, np.ndarray, bool]:
         )
     if ((lab != 0) & (lab != 1)).any():
         raise ValueError(
-            f"label values must be 0 (membrane) or 1 (cell); found {np.unique(lab)[:8]}; {LABEL_FIX}"
+            f"label values must be 0 (membrane) or 1 (cell); found {np.unique(lab)[:8]}; "
+            f"{LABEL_FIX}"
         )
     is_prob = pred.dtype.kind == "f"
     if is_prob:
@@ -112,7 +113,8 @@ def check_inputs(pred_or_prob, label) -> tuple[np.ndarray, np.ndarray, bool]:
             )
     else:
         raise ValueError(
-            f"prediction must be an int/bool class map or a float probability map, got dtype {pred.dtype}"
+            "prediction must be an int/bool class map or a float probability map, got dtype "
+            f"{pred.dtype}"
         )
     if lab.ndim == 2:
         pred, lab = pred[None], lab[None]
@@ -125,7 +127,8 @@ def ground_truth_cells(label2d: np.ndarray) -> np.ndarray:
 
 
 def _interior(mask: np.ndarray) -> np.ndarray:
-    """Pixels of ``mask`` whose four neighbours are in ``mask`` too (the image edge counts as in)."""
+    """Pixels of ``mask`` whose four neighbours are in ``mask`` too (the image edge counts as
+    in)."""
     inner = mask.copy()
     inner[1:] &= mask[:-1]
     inner[:-1] &= mask[1:]

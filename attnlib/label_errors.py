@@ -75,7 +75,8 @@ def merge_gap(label, min_cell: int = 1500):
 
 
 def _best_row_cut(cell: np.ndarray, min_part: float):
-    """(length, row) of the shortest one-run row that leaves >= min_part of ``cell`` on each side."""
+    """(length, row) of the shortest one-run row that leaves >= min_part of ``cell`` on each
+    side."""
     per_row = cell.sum(axis=1)
     above = np.cumsum(per_row) - per_row  # cell pixels in the rows above each row
     below = cell.sum() - above - per_row

@@ -36,7 +36,8 @@ AMPS = ("auto", "bf16", "fp16", "off")  # fp16: with a gradient scaler (GPUs wit
 
 
 def check_choice(kind: str, value, allowed) -> None:
-    """Raise ``ValueError("unknown <kind> ...: choose one of [...]")`` unless ``value`` is allowed."""
+    """Raise ``ValueError("unknown <kind> ...: choose one of [...]")`` unless ``value`` is
+    allowed."""
     if value not in allowed:
         raise ValueError(f"unknown {kind} {value!r}: choose one of {list(allowed)}.")
 

@@ -3,7 +3,8 @@
 Xu, Bai, Wang, "Attention-based Forward Passing for Enhancing UNet Segmentation on
 Microscopy Images", Tables 1 and 2 (best epoch of 500, chosen on the 5 test slices, one run
 each). Keys are the configuration names of ``experiments/paper.yaml``. The claims are tested
-on our runs with :mod:`attnlib.stats` (paired by seed, t interval, :data:`attnlib.stats.VERDICT_RULE`).
+on our runs with :mod:`attnlib.stats` (paired by seed, t interval,
+:data:`attnlib.stats.VERDICT_RULE`).
 """
 
 from __future__ import annotations

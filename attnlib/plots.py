@@ -1,4 +1,5 @@
-"""Figures for the notebooks: slices with label overlays, training curves, Figure 5, attention maps, claims.
+"""Figures for the notebooks: slices with label overlays, training curves, Figure 5, attention
+maps, claims.
 
 Every function draws with matplotlib and returns the ``Figure``; nothing is shown or saved
 here (notebooks display the figure, ``fig.savefig`` saves it).
@@ -235,7 +236,8 @@ def plot_threshold_sweep(sweeps, slices_name="the choice slices"):
 
 
 def plot_attention(image, maps, ncols=4, size=2.4):
-    """A slice and every gate's attention map (name -> ``(B, 1, h, w)`` or ``(h, w)``), first item."""
+    """A slice and every gate's attention map (name -> ``(B, 1, h, w)`` or ``(h, w)``), first
+    item."""
     names = list(maps)
     n = len(names) + 1
     nrows = -(-n // ncols)
@@ -254,7 +256,8 @@ def plot_attention(image, maps, ncols=4, size=2.4):
 
 
 def plot_claims(claims, xlabel="A - B in mIoU (paired by seed)"):
-    """One row per claim: our paired difference with its 95% interval, per protocol, and the paper's.
+    """One row per claim: our paired difference with its 95% interval, per protocol, and the
+    paper's.
 
     ``claims``: :func:`attnlib.paper.check_claims` rows, each with a ``protocol`` key added.
     A claim without an interval (one seed) is drawn as a dot alone.
@@ -284,7 +287,8 @@ def plot_claims(claims, xlabel="A - B in mIoU (paired by seed)"):
 
 
 def plot_isbi_curves(curves, metric="isbi_vrand", slices_name="slices 25-29"):
-    """An ISBI score against the threshold, one line per configuration (mean over seeds, range shaded).
+    """An ISBI score against the threshold, one line per configuration (mean over seeds, range
+    shaded).
 
     ``curves``: ``{config: [curve, ...]}``, one curve per seed, each ``{"thresholds", metric}``
     (a run's ``evals[i]["isbi_curves"]["test"]`` or its ``threshold_curve``).

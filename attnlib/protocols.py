@@ -55,7 +55,8 @@ def challenge_protocol(chosen: dict) -> dict:
     """The ISBI challenge's own protocol at one evaluation: the max over thresholds on 25-29."""
     curve = chosen["isbi_curves"]["test"]
     return {
-        "rule": "ISBI challenge protocol: the best threshold on the scored slices 25-29 (optimistic)",
+        "rule": "ISBI challenge protocol: the best threshold on the scored slices 25-29 "
+        "(optimistic)",
         **{m: max(curve[m]) for m in ISBI},
         "vrand_threshold": best_threshold(curve, "isbi_vrand"),
         "vinfo_threshold": best_threshold(curve, "isbi_vinfo"),

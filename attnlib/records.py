@@ -29,7 +29,8 @@ from attnlib.protocols import summarize
 
 @dataclass
 class Run:
-    """What :func:`attnlib.train.fit` returns: the record written to ``run.json``, and the trained model."""
+    """What :func:`attnlib.train.fit` returns: the record written to ``run.json``, and the trained
+    model."""
 
     record: dict
     model: torch.nn.Module
@@ -121,7 +122,8 @@ def run_record(
     threshold_curve: dict | None = None,
     registration: dict | None = None,
 ) -> dict:
-    """The record of ``run.json`` (see the module doc); both summaries from :mod:`attnlib.protocols`."""
+    """The record of ``run.json`` (see the module doc); both summaries from
+    :mod:`attnlib.protocols`."""
     return {
         "config": config.to_dict(),
         "profile": profile,

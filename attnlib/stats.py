@@ -27,7 +27,8 @@ VERDICT_RULE = (
 
 
 def mean_sd(values) -> tuple[float | None, float | None]:
-    """Mean and sample sd of ``values``: ``None`` for what cannot be computed (no values; sd of one)."""
+    """Mean and sample sd of ``values``: ``None`` for what cannot be computed (no values; sd of
+    one)."""
     v = np.asarray(list(values), dtype=float)
     return (float(v.mean()) if len(v) else None), (float(v.std(ddof=1)) if len(v) > 1 else None)
 

@@ -4,7 +4,8 @@
     | run | mIoU |
     | --- | ---: |
     | unet | 0.8123 |
-    >>> fmt_mean_sd(0.7945, 0.0012), fmt_mean_sd(0.0021, None, sign=True), fmt_interval(-0.001, 0.0034)
+    >>> (fmt_mean_sd(0.7945, 0.0012), fmt_mean_sd(0.0021, None, sign=True),
+    ...  fmt_interval(-0.001, 0.0034))
     ('0.7945 ± 0.0012', '+0.0021 ± n/a', '[-0.0010, +0.0034]')
 
 Used by the metrics tables (:func:`attnlib.metrics.format_table`), the paper's tables and claims,
@@ -28,7 +29,8 @@ def fmt_number(x, digits: int = 4, sign: bool = False, missing: str = MISSING) -
 
 
 def fmt_mean_sd(mean, sd, digits: int = 4, sign: bool = False) -> str:
-    """``"0.7945 ± 0.0012"``; ``"0.7945 ± n/a"`` for one seed; ``"n/a"`` for none (``sign``: ``+0.0012``)."""
+    """``"0.7945 ± 0.0012"``; ``"0.7945 ± n/a"`` for one seed; ``"n/a"`` for none (``sign``:
+    ``+0.0012``)."""
     return (
         MISSING if mean is None else f"{fmt_number(mean, digits, sign)} ± {fmt_number(sd, digits)}"
     )

@@ -3,9 +3,10 @@
     python benchmarks/compile_cpu.py [--threads 1] [--steps 30] [--out FILE.json]
 
 Both on the fast path ``fit`` takes on this CPU (what :func:`attnlib.probe.fast_path_for`
-measures or has cached), 128 x 128 crops, batch 8. Reports the compile time (the first compiled step) and the
-steady-state seconds per step of each, interleaved (eager step, compiled step, ...) so that a
-busy machine slows both alike, and how many steps the compile needs to pay for itself.
+measures or has cached), 128 x 128 crops, batch 8. Reports the compile time (the first
+compiled step) and the steady-state seconds per step of each, interleaved (eager step, compiled
+step, ...) so that a busy machine slows both alike, and how many steps the compile needs to pay
+for itself.
 """
 
 from __future__ import annotations

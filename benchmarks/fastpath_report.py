@@ -194,7 +194,8 @@ def worker(args) -> None:
 def _workers(
     step: dict, amp: str, channels_last: bool, threads: int, count: int, seconds: float
 ) -> list[dict]:
-    """``count`` worker processes on ``threads`` threads each, started together once all are warm."""
+    """``count`` worker processes on ``threads`` threads each, started together once all are
+    warm."""
     cmd = [
         sys.executable,
         __file__,
@@ -288,18 +289,21 @@ def end_to_end(epochs: int, extra: list[str], tmp: Path) -> dict:
 def markdown(r: dict) -> str:
     m = r["machine"]
     lines = [
-        f"# Fast path on {m['name']} ({', '.join(m['flags'])}; torch {m['torch']}, {m['cores']} cores)",
+        f"# Fast path on {m['name']} ({', '.join(m['flags'])}; torch {m['torch']}, {m['cores']} "
+        "cores)",
         "",
     ]
     if r["quick"]:
         lines += [
-            "**--quick: tiny settings, a smoke test of the script; these numbers measure nothing.**",
+            "**--quick: tiny settings, a smoke test of the script; "
+            "these numbers measure nothing.**",
             "",
         ]
     s = r["step"]
     for n, c in r["combinations"].items():
         lines += [
-            f"Train step, UNet widths {s['widths']}, batch {s['batch_size']}, {s['crop']} x {s['crop']}, {n} "
+            f"Train step, UNet widths {s['widths']}, batch {s['batch_size']}, {s['crop']} x "
+            f"{s['crop']}, {n} "
             f"thread(s): fastest {c['fastest']}; decide() -> {c['decide_would_choose']}",
             "",
             "| path | img/s | x fp32/NCHW | TFLOP/s | % peak |",
@@ -324,8 +328,10 @@ def markdown(r: dict) -> str:
     if e:
         fp = e["auto"]["fast_path"]
         lines += [
-            f"End to end: auto {e['auto']['end_to_end_images_per_s']:.1f} img/s ({e['auto']['wall_seconds']:.0f} s wall) "
-            f"vs fp32/NCHW {e['fp32_nchw']['end_to_end_images_per_s']:.1f} ({e['fp32_nchw']['wall_seconds']:.0f} s): "
+            f"End to end: auto {e['auto']['end_to_end_images_per_s']:.1f} img/s "
+            f"({e['auto']['wall_seconds']:.0f} s wall) "
+            f"vs fp32/NCHW {e['fp32_nchw']['end_to_end_images_per_s']:.1f} "
+            f"({e['fp32_nchw']['wall_seconds']:.0f} s): "
             f"{e['ratio_end_to_end_images_per_s']:.2f}x img/s, {e['ratio_wall']:.2f}x wall "
             f"({e['ratio_wall_cached']:.2f}x with the cached decision)",
             "",

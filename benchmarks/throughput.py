@@ -1,8 +1,8 @@
 """Training throughput: the paper's code path against ours, for UNet and UNet++ (gate none/sse).
 
-    python benchmarks/throughput.py                      # the GPU benchmark (paper widths, 512x512)
-    python benchmarks/throughput.py --cpu --save         # the CPU benchmark: laptop and paper widths
-    python benchmarks/throughput.py --tiny               # seconds on a CPU (what CI runs)
+    python benchmarks/throughput.py               # the GPU benchmark (paper widths, 512x512)
+    python benchmarks/throughput.py --cpu --save  # the CPU benchmark: laptop and paper widths
+    python benchmarks/throughput.py --tiny        # seconds on a CPU (what CI runs)
 
 Paths:
   paper  fp32 eager, contiguous, batch 4 (UNet++: 1), Adam, framework defaults (the paper's code).

@@ -1,6 +1,7 @@
 """Chapter 04's experiment: does the sSE gate's *spatial* map matter, or only its mean?
 
-    python experiments/sse_mean_map.py [--results results/laptop] [--out results/laptop/sse_mean_map.json]
+    python experiments/sse_mean_map.py [--results results/laptop]
+        [--out results/laptop/sse_mean_map.json]
 
 For every trained run with the sSE gate (``*_sse_s<seed>``, not the ablations), inference
 only: score slices 25-29 as trained, then with each gate's map ``alpha`` (B, 1, h, w) replaced
@@ -125,7 +126,8 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(made | {"runs": runs}, indent=1))
     for r in runs:
         print(
-            f"{r['run']}: mIoU {r['trained']['mean_iou']:.4f} -> {r['constant_map']['mean_iou']:.4f} (constant maps)"
+            f"{r['run']}: mIoU {r['trained']['mean_iou']:.4f} -> "
+            f"{r['constant_map']['mean_iou']:.4f} (constant maps)"
         )
     return 0
 

@@ -53,7 +53,8 @@ EXECUTED = [
 ]
 GRID = ROOT / "results" / "laptop"  # the current laptop profile's five-seed grid
 GRID_COMMAND = "python -m attnlib batch experiments/laptop.yaml --out results/laptop --jobs 2"
-# Pauses that results/laptop/README.md's Log records inside a run's wall time: {run: (seconds, why)}.
+# Pauses that results/laptop/README.md's Log records inside a run's wall time:
+# {run: (seconds, why)}.
 LOGGED_PAUSES = {
     run: (
         20 * 60,
@@ -101,7 +102,10 @@ def time_notebook(name: str, timeout: int = 1800) -> dict:
             resources={"metadata": {"path": str(NB_DIR)}},
         ).execute()
     except Exception as exc:  # record it, keep timing the others
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
+        error = (
+            f"{type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
+        )
     finally:
         stop.set()
         thread.join()
@@ -195,7 +199,8 @@ def main(argv=None) -> int:
         platform.processor(),
     )
     record = {
-        "what": "wall time of executing each course notebook once, one at a time (scripts/measure_chapters.py)",
+        "what": "wall time of executing each course notebook once, one at a time "
+        "(scripts/measure_chapters.py)",
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": commit,
         "profile": "laptop",

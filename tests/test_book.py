@@ -233,10 +233,12 @@ _JS_INSPECT = r"""
   const mathNodes = Array.from(document.querySelectorAll('span.math, div.math'));
   const untypeset = mathNodes.filter(el => !el.querySelector('mjx-container'))
                              .map(el => el.textContent.trim().slice(0, 80));
-  const mathErrors = Array.from(document.querySelectorAll('mjx-merror, mjx-container [data-mjx-error]'))
-                          .map(el => (el.getAttribute('data-mjx-error') || el.textContent).slice(0, 120));
+  const mathErrors = Array.from(
+      document.querySelectorAll('mjx-merror, mjx-container [data-mjx-error]'))
+    .map(el => (el.getAttribute('data-mjx-error') || el.textContent).slice(0, 120));
   // The `noundefined` extension renders an unknown macro as red text instead of an error.
-  Array.from(document.querySelectorAll('mjx-container [style*="color: red"], mjx-container [mathcolor="red"]'))
+  Array.from(document.querySelectorAll(
+      'mjx-container [style*="color: red"], mjx-container [mathcolor="red"]'))
        .filter(el => el.textContent.trim())
        .forEach(el => mathErrors.push('undefined macro ' + el.textContent.trim().slice(0, 60)));
   return {
@@ -252,7 +254,8 @@ _JS_INSPECT = r"""
 
 _JS_TOC_LINKS = """
 () => {
-  const nav = document.querySelector('.bd-sidebar-primary nav.bd-links, nav.bd-links, #bd-docs-nav');
+  const nav = document.querySelector(
+      '.bd-sidebar-primary nav.bd-links, nav.bd-links, #bd-docs-nav');
   const scope = nav || document.querySelector('.bd-sidebar-primary') || document;
   return Array.from(scope.querySelectorAll('a.reference.internal, a.reference')).map(a => a.href);
 }

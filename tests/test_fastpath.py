@@ -20,7 +20,8 @@ FP32, FP32_CL, BF16, BF16_CL = "fp32/NCHW", "fp32/NHWC", "bf16/NCHW", "bf16/NHWC
 
 
 def _rounds(step_seconds: dict, n: int = 6, spike=None) -> dict:
-    """Synthetic probe seconds: each combination's step time every round, times ``spike(round, label)``."""
+    """Synthetic probe seconds: each combination's step time every round, times ``spike(round,
+    label)``."""
     return {
         k: [s * (spike(r, k) if spike else 1.0) for r in range(n)] for k, s in step_seconds.items()
     }

@@ -65,7 +65,8 @@ def reference_evaluate(pred, label, alpha=0.5):
 
 @pytest.fixture
 def hand_table():
-    """10 pixels. Label: 6 cell, 4 membrane. Prediction: 5 of the 6 cells right, 3 of the 4 membranes.
+    """10 pixels. Label: 6 cell, 4 membrane. Prediction: 5 of the 6 cells right, 3 of the 4
+    membranes.
 
     confusion (rows = prediction, columns = label) = [[3, 1], [1, 5]].
     """
@@ -99,7 +100,8 @@ def test_class_metrics_by_hand(hand_table):
     assert scores["mean_iou"] == pytest.approx(23 / 35, abs=1e-12)
     # p = [[.3, .1], [.1, .5]], s = t = (.4, .6): V_rand = .36 / .52 = 9/13
     assert scores["vrand_class"] == pytest.approx(9 / 13, abs=1e-12)
-    # I = sum p ln p - 2 sum s ln s = -1.1682825 + 2 * 0.6730117 = 0.1777409; V_info = I / H = 0.2640979
+    # I = sum p ln p - 2 sum s ln s = -1.1682825 + 2 * 0.6730117 = 0.1777409;
+    # V_info = I / H = 0.2640979
     h = -(0.4 * math.log(0.4) + 0.6 * math.log(0.6))
     mutual = 0.3 * math.log(0.3) + 2 * 0.1 * math.log(0.1) + 0.5 * math.log(0.5) + 2 * h
     assert scores["vinfo_class"] == pytest.approx(
@@ -147,7 +149,8 @@ def test_missing_class_gives_defined_values_where_the_reference_gives_nan():
     assert all(np.isfinite(v) for v in scores.values())
     # IoU_membrane = 0 / (2 + 0 - 0) = 0, IoU_cell = 14 / 16: mean 7/16
     assert scores["mean_iou"] == pytest.approx(7 / 16)
-    # p = [[0, 2/16], [0, 14/16]]: V_rand = (4 + 196) / 256 / (.5 (4 + 196) / 256 + .5 * 1) = 200/228
+    # p = [[0, 2/16], [0, 14/16]]:
+    # V_rand = (4 + 196) / 256 / (.5 (4 + 196) / 256 + .5 * 1) = 200/228
     assert scores["vrand_class"] == pytest.approx(200 / 228)
     with warnings.catch_warnings():  # the reference: 1x1 table of zeros -> 0/0
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -197,7 +200,8 @@ def test_isbi_one_pixel_gap_merging_two_cells():
     assert isbi_vinfo(pred, label) == pytest.approx(0.0, abs=1e-12)  # one segment: I = H(B) = 0
     # The class table barely notices: 1 wrong pixel of 55.
     assert vrand_class(pred, label) > 0.95
-    # skimage counts pairs of distinct pixels: (1450 - 50) / (.5 (1450 - 50) + .5 (2500 - 50)) = 8/11
+    # skimage counts pairs of distinct pixels:
+    # (1450 - 50) / (.5 (1450 - 50) + .5 (2500 - 50)) = 8/11
     are, _, _ = adapted_rand_error(ground_truth_cells(label), thinned_segments(pred == 1))
     assert 1 - are == pytest.approx(8 / 11, abs=1e-12)
 
@@ -209,7 +213,8 @@ def test_isbi_gap_merging_two_of_three_cells():
     pred[2, 2] = 1
     # V_rand = 2 (10^2 + 15^2 + 20^2) / ((10^2 + 15^2 + 20^2) + (25^2 + 20^2)) = 1450 / 1750 = 29/35
     assert isbi_vrand(pred, label) == pytest.approx(29 / 35, abs=1e-12)
-    # every GT cell lies in one segment, so H(A, B) = H(A) and I = H(B): V_info = 2 H(B) / (H(A) + H(B))
+    # every GT cell lies in one segment, so H(A, B) = H(A) and I = H(B):
+    # V_info = 2 H(B) / (H(A) + H(B))
     h_a = -sum(k / 45 * math.log(k / 45) for k in (10, 15, 20))
     h_b = -sum(k / 45 * math.log(k / 45) for k in (25, 20))
     assert isbi_vinfo(pred, label) == pytest.approx(2 * h_b / (h_a + h_b), abs=1e-12)
@@ -258,7 +263,8 @@ def test_isbi_threshold_sweep_and_best_threshold():
     value, threshold = isbi_vrand(prob, label, return_threshold=True)
     assert (value, threshold) == (1.0, 0.4)  # the first best threshold
     out = isbi_scores(prob, label)
-    # t <= 0.3 (all cell) and t >= 0.8 (no cell): one segment, V_rand = 2 * 725 / (725 + 45^2) = 29/55
+    # t <= 0.3 (all cell) and t >= 0.8 (no cell): one segment,
+    # V_rand = 2 * 725 / (725 + 45^2) = 29/55
     assert out["per_threshold"][0.0][0] == pytest.approx(29 / 55)
     assert out["per_threshold"][0.9][0] == pytest.approx(29 / 55)
     assert list(out["per_threshold"]) == [i / 10 for i in range(10)]

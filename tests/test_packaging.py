@@ -157,7 +157,8 @@ def test_the_cluster_extra_brings_what_a_job_runs(tmp_path, monkeypatch):
     assert {"papermill", "ipykernel", "submitit", "torch"} <= needed
     missing = needed - _declared("cluster")
     assert not missing, (
-        f"a job imports these, but neither dependencies nor the cluster extra declare them: {sorted(missing)}"
+        "a job imports these, but neither dependencies nor the cluster extra declare them: "
+        f"{sorted(missing)}"
     )
 
 

@@ -1,6 +1,8 @@
-"""attnlib.paper: the claims tested on per-seed rows, the tables beside the paper's numbers, no nan in them.
+"""attnlib.paper: the claims tested on per-seed rows, the tables beside the paper's numbers, no
+nan in them.
 
-The statistics themselves (paired differences, t intervals, the verdict rule) are tested in test_stats.py."""
+The statistics themselves (paired differences, t intervals, the verdict rule) are tested in
+test_stats.py."""
 
 import numpy as np
 import pytest

@@ -119,7 +119,8 @@ def test_a_recorded_decision_is_reused_as_it_is(monkeypatch):
 
 
 def test_results_do_not_depend_on_whether_the_probe_ran(tmp_path, monkeypatch):
-    """fit with auto, the probe forced to run and to choose bf16/NHWC, against the same set explicitly."""
+    """fit with auto, the probe forced to run and to choose bf16/NHWC, against the same set
+    explicitly."""
     from attnlib.train import fit
 
     run = dict(

@@ -1,4 +1,5 @@
-"""The package's structure: every module imports, the import graph has no cycle, each name has one home.
+"""The package's structure: every module imports, the import graph has no cycle, each name has
+one home.
 
 The import graph is read with ``ast`` from ``attnlib/**/*.py``: every ``import``, at the top
 of a module or inside a function, counts as an edge to the attnlib module it names.
@@ -100,7 +101,8 @@ def test_none_is_the_plain_skip_everywhere():
 
 
 def _modules(package: Path) -> set[str]:
-    """The modules and subpackages directly under ``package`` (``_private`` ones aside; ``__main__`` in)."""
+    """The modules and subpackages directly under ``package`` (``_private`` ones aside; ``__main__``
+    in)."""
     names = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
     names |= {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
     return {n for n in names if not n.startswith("_") or n == "__main__"}

@@ -1,9 +1,11 @@
-"""Where the batch's jobs run: on this machine (submitit's LocalExecutor) or as one SLURM job array.
+"""Where the batch's jobs run: on this machine (submitit's LocalExecutor) or as one SLURM job
+array.
 
 :func:`run_local` runs at most ``jobs`` runs at a time, each on its own GPU, and blocks;
 :func:`submit_slurm` submits every run as one job array and returns (:func:`wait_slurm` blocks).
-A job that is preempted or times out is requeued by submitit (:class:`attnlib.batch.jobs.NotebookJob`
-is checkpointable) and its training resumes from ``checkpoint.pt``. :func:`job_state` tells
+A job that is preempted or times out is requeued by submitit
+(:class:`attnlib.batch.jobs.NotebookJob` is checkpointable) and its training resumes from
+``checkpoint.pt``. :func:`job_state` tells
 what a run's job is doing now, from its folder and, on SLURM, ``squeue`` (which knows the jobs
 that are queued, running or just ended), then ``sacct`` (which needs the cluster's accounting).
 """
@@ -102,7 +104,8 @@ def submit_local(
 
 
 def local_outcome(run: dict, out: Path) -> dict:
-    """The status a finished local job left; one that left none was killed (timed out or stopped)."""
+    """The status a finished local job left; one that left none was killed (timed out or
+    stopped)."""
     run_dir = (Path(out) / run["name"]).resolve()
     status = read_json(run_dir / "status.json")
     if status is None:
@@ -166,7 +169,8 @@ def run_local(
 
 
 def check_slurm_options(options, source: str) -> dict:
-    """The ``slurm`` options as a dict; unknown keys are an error that names them and the allowed ones."""
+    """The ``slurm`` options as a dict; unknown keys are an error that names them and the allowed
+    ones."""
     if options is None:
         return {}
     if not isinstance(options, dict):
@@ -186,7 +190,8 @@ def require_slurm() -> None:
     missing = [cmd for cmd in ("sbatch", "srun") if shutil.which(cmd) is None]
     if missing:
         raise BatchError(
-            f"--executor slurm needs SLURM's {' and '.join(missing)} on PATH, and there is none here: "
+            f"--executor slurm needs SLURM's {' and '.join(missing)} on PATH, and there is none "
+            "here: "
             "run the batch on the cluster's login node, or use --executor local."
         )
 
@@ -265,7 +270,8 @@ def _table(text: str) -> dict[str, str]:
 
 
 def slurm_states(job_ids: list[str]) -> dict[str, str] | None:
-    """SLURM's state of each job (``4242_1`` for a task of an array): PENDING, RUNNING, COMPLETED, ...
+    """SLURM's state of each job (``4242_1`` for a task of an array): PENDING, RUNNING,
+    COMPLETED, ...
 
     squeue first (``-t all`` lists jobs that ended in the last few minutes too), then sacct for the
     ones squeue no longer lists; :data:`ENDED` for a job neither can tell about (no accounting).
@@ -299,7 +305,8 @@ def _alive(pid: int) -> bool:
 
 
 def job_state(run_dir: Path) -> tuple[str, str]:
-    """(state, detail) of a run that has no complete record, from its status.json, job.json and SLURM.
+    """(state, detail) of a run that has no complete record, from its status.json, job.json and
+    SLURM.
 
     state: failed | queued | running | submitted (SLURM can't tell) | interrupted | not started
     """
@@ -313,7 +320,8 @@ def job_state(run_dir: Path) -> tuple[str, str]:
         if state == ENDED:
             return "failed", (
                 f"slurm job {job['job_id']} ended without a status (no longer queued; without "
-                f"accounting sacct cannot say why): {last_line(run_dir / 'job.err') or 'see job.err'}"
+                "accounting sacct cannot say why): "
+                f"{last_line(run_dir / 'job.err') or 'see job.err'}"
             )
         if state in QUEUED_STATES or state in RUNNING_STATES:
             return (
@@ -321,14 +329,16 @@ def job_state(run_dir: Path) -> tuple[str, str]:
             ), f"slurm job {job['job_id']}: {state}"
         return (
             "failed",
-            f"slurm job {job['job_id']} ended {state}: {last_line(run_dir / 'job.err') or 'see job.err'}",
+            f"slurm job {job['job_id']} ended {state}: "
+            f"{last_line(run_dir / 'job.err') or 'see job.err'}",
         )
     if job is not None and status is None:
         if _alive(int(job["job_id"])):  # a local job's id is its controller's process id
             return "running", f"local job {job['job_id']}"
         return (
             "failed",
-            f"the local job ended without a status (killed?): {last_line(run_dir / 'job.err') or '?'}",
+            "the local job ended without a status (killed?): "
+            f"{last_line(run_dir / 'job.err') or '?'}",
         )
     if (run_dir / "checkpoint.pt").exists():
         return "interrupted", "a checkpoint and no complete record: the next batch resumes it"

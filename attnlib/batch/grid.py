@@ -39,7 +39,8 @@ __all__ = ["read_grid", "read_slurm", "run_state", "plan_batch", "batch_status",
 
 
 def _load_grid(path) -> dict:
-    """The grid file as a mapping with ``runs`` and only the keys of GRID_KEYS, else a BatchError."""
+    """The grid file as a mapping with ``runs`` and only the keys of GRID_KEYS, else a
+    BatchError."""
     try:
         grid = yaml.safe_load(Path(path).read_text())
     except OSError as err:
@@ -60,7 +61,8 @@ def _load_grid(path) -> dict:
 
 
 def read_grid(path) -> list[dict]:
-    """Expand a grid file into runs: ``{"name", "config", "params"}`` (params as papermill gets them).
+    """Expand a grid file into runs: ``{"name", "config", "params"}`` (params as papermill gets
+    them).
 
     The profile is resolved here (the grid's, else $ATTNLIB_PROFILE, else by this machine) and
     passed to every run explicitly, so a GPU node runs what the login node planned.
@@ -78,12 +80,14 @@ def read_grid(path) -> list[dict]:
 
 
 def read_slurm(path) -> dict:
-    """The grid's ``slurm:`` block (attnlib.batch.executors.SLURM_KEYS), checked; {} when there is none."""
+    """The grid's ``slurm:`` block (attnlib.batch.executors.SLURM_KEYS), checked; {} when there is
+    none."""
     return check_slurm_options(_load_grid(path).get("slurm"), str(path))
 
 
 def asked_config(run: dict, run_dir: Path) -> tuple[dict, dict]:
-    """The effective config (as a dict) that the grid asks for this run, and the profile's changes."""
+    """The effective config (as a dict) that the grid asks for this run, and the profile's
+    changes."""
     from attnlib.config import make_config
 
     params = {k: v for k, v in run["params"].items() if k != "profile"}
@@ -94,7 +98,8 @@ def asked_config(run: dict, run_dir: Path) -> tuple[dict, dict]:
 
 def differing_fields(rec: dict, asked: dict, changes: dict, run: dict) -> list[str]:
     """The fields where a record's config is not the asked one (``config_mismatch``), less those
-    that the profile sets by device (the paper profile's fast path on CUDA) and the grid leaves open:
+    that the profile sets by device (the paper profile's fast path on CUDA) and the grid leaves
+    open:
     a login node without a GPU plans what a GPU node ran."""
     from attnlib.config import PROFILES, config_mismatch
 
@@ -125,7 +130,8 @@ def took_asked_path(rec: dict, asked: dict, field: str) -> bool:
 
 
 def run_state(out, run: dict) -> dict:
-    """What ``out/<name>/`` says about one run of the grid: ``{"name", "state", "detail", "fields"}``.
+    """What ``out/<name>/`` says about one run of the grid:
+    ``{"name", "state", "detail", "fields"}``.
 
     state: complete | changed (recorded with other settings: ``fields``) | invalid (parameters
     make_config rejects) | failed | interrupted | not started | queued | running | submitted
@@ -169,7 +175,8 @@ def foreign_runs(out, runs: list[dict]) -> list[str]:
 
 
 def plan_batch(out, runs: list[dict], rerun_changed: bool = False) -> dict:
-    """Sort the grid's runs by state: ``{"todo", "rerun", "skipped", "waiting", "invalid", "states"}``.
+    """Sort the grid's runs by state:
+    ``{"todo", "rerun", "skipped", "waiting", "invalid", "states"}``.
 
     Raises BatchError when ``out`` holds another grid's runs, or a run recorded with other
     settings (unless ``rerun_changed``: those go to "todo" and "rerun", to be cleared first).
@@ -209,7 +216,8 @@ def plan_batch(out, runs: list[dict], rerun_changed: bool = False) -> dict:
 
 
 def batch_status(grid_path, out) -> list[dict]:
-    """The state of every run of the grid (see :func:`run_state`), from the run folders and SLURM."""
+    """The state of every run of the grid (see :func:`run_state`), from the run folders and
+    SLURM."""
     runs = read_grid(grid_path)
     return plan_batch(out, runs, rerun_changed=True)["states"]
 

@@ -1,4 +1,5 @@
-"""One run of the batch as a job: papermill executes ``notebooks/07_training.ipynb`` into its run folder.
+"""One run of the batch as a job: papermill executes ``notebooks/07_training.ipynb`` into its run
+folder.
 
 :class:`NotebookJob` is what the executors (:mod:`attnlib.batch.executors`) submit. A run folder
 ``out/<run>/`` ends up holding::
@@ -8,7 +9,7 @@
     stdout.log, stderr.log   papermill's output
     run.json, checkpoint.pt  written by the training engine
     status.json              {"name", "ok", "error", "returncode", "seconds"}, when the job ends
-    job.json                 {"executor", "job_id", "submitted", "stdout", "stderr"}, when it is submitted
+    job.json                 {"executor", "job_id", "submitted", "stdout", "stderr"}, when submitted
     job.out, job.err         links to submitit's log of the job (its traceback, SLURM's messages)
 
 A papermill run that exits 0 but leaves no complete ``run.json`` is a failure, with that reason.
@@ -136,7 +137,8 @@ except ImportError:  # pragma: no cover
 
 
 class NotebookJob(Checkpointable):
-    """One run as a submitit job: ``NotebookJob()(run, out, notebook)`` -> status (raises if it failed).
+    """One run as a submitit job: ``NotebookJob()(run, out, notebook)`` -> status (raises if it
+    failed).
 
     On a timeout or preemption signal submitit calls :meth:`checkpoint`, which stops the notebook
     and requeues the same run: the training resumes from the run folder's ``checkpoint.pt``.

@@ -37,7 +37,8 @@ def run_batch(
     notebook: Path = NOTEBOOK,
     log=None,
 ) -> dict:
-    """Run (local: block) or submit (slurm: one job array) every run of the grid that is not complete.
+    """Run (local: block) or submit (slurm: one job array) every run of the grid that is not
+    complete.
 
     ``jobs``: local runs at once; ``slurm``: options over the grid's slurm block (None = keep the
     grid's); ``wait``: block until the SLURM jobs end. Returns ``{"ran", "skipped", "failed",
@@ -54,7 +55,8 @@ def run_batch(
     todo = plan["todo"]
     where = f", {jobs} at a time" if executor == "local" else " on SLURM"
     log(
-        f"{len(runs)} runs in {grid_path}: {len(plan['skipped'])} complete, {len(plan['waiting'])} queued or running, "
+        f"{len(runs)} runs in {grid_path}: {len(plan['skipped'])} complete, "
+        f"{len(plan['waiting'])} queued or running, "
         f"{len(plan['invalid'])} invalid, {len(todo)} to run{where}"
     )
     for s in plan["invalid"]:
@@ -68,7 +70,8 @@ def run_batch(
     elif todo:
         submitted = submit_slurm(todo, out, options, f"attnlib-{Path(grid_path).stem}", notebook)
         log(
-            f"  submitted {len(todo)} runs as SLURM job array {str(submitted[0].job_id).split('_')[0]}"
+            f"  submitted {len(todo)} runs as SLURM job array "
+            f"{str(submitted[0].job_id).split('_')[0]}"
         )
         statuses = wait_slurm(submitted, todo, out) if wait else []
     failed = plan["invalid"] + [s for s in statuses if not s["ok"]]

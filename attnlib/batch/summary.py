@@ -1,4 +1,5 @@
-"""The batch's results: one row per run and protocol, mean and sd over seeds, ``summary.md``/``.csv``.
+"""The batch's results: one row per run and protocol, mean and sd over seeds,
+``summary.md``/``.csv``.
 
 :func:`summarize_results` writes ``summary.csv`` and ``summary.md`` for the grid's runs: mean and
 sd over seeds per configuration, under both protocols, the paper's claims tested on them
@@ -54,7 +55,8 @@ def collect(out, runs: list[dict] | None = None) -> list[dict]:
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
-    """Mean and sample sd over seeds per (config, protocol); the sd of one seed is None (csv: empty)."""
+    """Mean and sample sd over seeds per (config, protocol); the sd of one seed is None (csv:
+    empty)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["config"], r["protocol"]), []).append(r)

@@ -12,10 +12,12 @@ def _random_labels(rng, shape, p_membrane):
 
 @exercise(
     "1.1",
-    "write membrane_fraction(labels) so that it returns the fraction of pixels equal to 0 (membrane), one number for the whole array",
+    "write membrane_fraction(labels) so that it returns the fraction of pixels equal to 0 "
+    "(membrane), one number for the whole array",
 )
 def check_membrane_fraction(fn):
-    """``fn(labels)``: the fraction of membrane (class 0) pixels of a {0, 1} label array of any shape."""
+    """``fn(labels)``: the fraction of membrane (class 0) pixels of a {0, 1} label array of any
+    shape."""
     rng = np.random.default_rng(1)
     cases = [
         ("all cell", np.ones((8, 8), np.uint8)),
@@ -44,12 +46,14 @@ def check_membrane_fraction(fn):
             "the pixels equal to 0 and divide by the number of pixels.",
         )
     correct(
-        "about a fifth of the ISBI pixels are membrane, so 'all cell' already scores ~0.78 pixel accuracy."
+        "about a fifth of the ISBI pixels are membrane, so 'all cell' already scores ~0.78 pixel "
+        "accuracy."
     )
 
 
 def _reference_rot_flip(image, mask, k, flip):
-    """Independent reference (torch): rotate by k quarter turns (first axis towards the second), then mirror."""
+    """Independent reference (torch): rotate by k quarter turns (first axis towards the second),
+    then mirror."""
     out = []
     for a in (image, mask):
         t = torch.rot90(torch.from_numpy(np.ascontiguousarray(a)), k, dims=(0, 1))
@@ -69,10 +73,12 @@ def _asymmetric_pair(seed=0, shape=(24, 32)):
 
 @exercise(
     "1.2",
-    "write rot_flip(image, mask, k, flip): np.rot90 both arrays by k quarter turns, then, if flip, mirror both left-right, and return (image, mask)",
+    "write rot_flip(image, mask, k, flip): np.rot90 both arrays by k quarter turns, then, if "
+    "flip, mirror both left-right, and return (image, mask)",
 )
 def check_rot_flip(fn):
-    """``fn(image, mask, k, flip)`` -> ``(image, mask)``: ``np.rot90(., k)`` then, if flip, a left-right mirror."""
+    """``fn(image, mask, k, flip)`` -> ``(image, mask)``: ``np.rot90(., k)`` then, if flip, a
+    left-right mirror."""
     for seed in range(3):
         image, mask = _asymmetric_pair(seed, shape=(24, 32) if seed < 2 else (16, 16))
         for k in range(4):
@@ -96,11 +102,13 @@ def check_rot_flip(fn):
                 )
                 expect(
                     set(np.unique(got_mask).tolist()) <= {0, 1},
-                    f"k={k}, flip={flip}: the mask is no longer binary: only move pixels, never interpolate.",
+                    f"k={k}, flip={flip}: the mask is no longer binary: only move pixels, never "
+                    "interpolate.",
                 )
                 expect(
                     np.array_equal(got_mask, (got_img > 100).astype(np.uint8)),
-                    f"k={k}, flip={flip}: the mask no longer lines up with the image: apply exactly the "
+                    f"k={k}, flip={flip}: the mask no longer lines up with the image: apply "
+                    "exactly the "
                     "same operations, in the same order, to both.",
                 )
                 expect(
@@ -117,10 +125,12 @@ def check_rot_flip(fn):
 
 @exercise(
     "1.3",
-    "write contiguous_kfold(n, k): k pairs (train, val) over range(n), each val one contiguous block (np.array_split helps)",
+    "write contiguous_kfold(n, k): k pairs (train, val) over range(n), each val one contiguous "
+    "block (np.array_split helps)",
 )
 def check_contiguous_kfold(fn):
-    """``fn(n, k)`` -> k pairs ``(train, val)``: contiguous validation blocks partitioning ``range(n)``."""
+    """``fn(n, k)`` -> k pairs ``(train, val)``: contiguous validation blocks partitioning
+    ``range(n)``."""
     for n, k in [(25, 5), (10, 3), (7, 7), (25, 4), (12, 2)]:
         folds = fn(n, k)
         folds = list(folds)
@@ -139,12 +149,14 @@ def check_contiguous_kfold(fn):
             )
             expect(
                 val == list(range(val[0], val[0] + len(val))),
-                f"fold {i} of contiguous_kfold({n}, {k}) validates on {val}: not a contiguous block of "
+                f"fold {i} of contiguous_kfold({n}, {k}) validates on {val}: not a contiguous "
+                "block of "
                 "slices. Neighbours correlate, so keep each validation block in one piece.",
             )
             expect(
                 sorted(train + val) == list(range(n)) and not set(train) & set(val),
-                f"fold {i} of contiguous_kfold({n}, {k}): train and val must be disjoint and together "
+                f"fold {i} of contiguous_kfold({n}, {k}): train and val must be disjoint and "
+                "together "
                 f"cover 0 .. {n - 1}.",
             )
             vals.append(val)

@@ -21,7 +21,8 @@ def _torch_double_conv_params(c_in: int, c_out: int) -> int:
 
 @exercise(
     "2.1",
-    "write doubleconv_params(c_in, c_out): the parameters of two 3x3 convolutions with bias and two BatchNorms, by formula",
+    "write doubleconv_params(c_in, c_out): the parameters of two 3x3 convolutions with bias and "
+    "two BatchNorms, by formula",
 )
 def check_doubleconv_params(fn):
     """``fn(c_in, c_out)``: parameters of a DoubleConv (two 3x3 convs with bias, two BatchNorms)."""
@@ -36,7 +37,8 @@ def check_doubleconv_params(fn):
             "statistics are buffers, not parameters).",
         )
     correct(
-        "9*C_out*(C_in + C_out) conv weights, plus 6*C_out (two conv biases, two BatchNorm scales and shifts)."
+        "9*C_out*(C_in + C_out) conv weights, plus 6*C_out (two conv biases, two BatchNorm "
+        "scales and shifts)."
     )
 
 
@@ -59,5 +61,6 @@ def check_pooled_size(fn):
                 "halves the side and drops an odd leftover pixel (floor division).",
             )
     correct(
-        "each pooling floors n/2, so only a multiple of 2**k gets back to n after k poolings and k up-samplings."
+        "each pooling floors n/2, so only a multiple of 2**k gets back to n after k poolings and "
+        "k up-samplings."
     )

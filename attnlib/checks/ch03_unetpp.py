@@ -7,7 +7,8 @@ from ._core import correct, exercise, expect
 
 
 def _wiring(depth: int = 4) -> dict[str, set[str]]:
-    """Reference: which node outputs actually enter each node x_i_j (j >= 1), traced in a forward pass."""
+    """Reference: which node outputs actually enter each node x_i_j (j >= 1), traced in a forward
+    pass."""
     model = UNetPlusPlus(widths=(2,) * (depth + 1)).eval()
     seen = {}
     hooks = [
@@ -33,10 +34,12 @@ def _as_name(item) -> str:
 
 @exercise(
     "3.1",
-    "write node_inputs(i, j): the names 'x_a_b' of the nodes whose outputs enter x_i_j, the up-sampled one included",
+    "write node_inputs(i, j): the names 'x_a_b' of the nodes whose outputs enter x_i_j, the "
+    "up-sampled one included",
 )
 def check_node_inputs(fn):
-    """``fn(i, j)``: names of the nodes whose outputs enter x_i_j (depth 4), e.g. ``["x_1_0", "x_0_0"]``."""
+    """``fn(i, j)``: names of the nodes whose outputs enter x_i_j (depth 4), e.g.
+    ``["x_1_0", "x_0_0"]``."""
     for node, want in _wiring(4).items():
         i, j = (int(v) for v in node.split("_")[1:])
         got = fn(i, j)
@@ -74,7 +77,8 @@ def check_count_nodes(fn):
     "write count_skips(L): the number of skip inputs (one sSE gate each) of a UNet++ of depth L",
 )
 def check_count_skips(fn):
-    """``fn(L)``: number of skip inputs x_i_k -> x_i_j (= gates with attention) of a UNet++ of depth L."""
+    """``fn(L)``: number of skip inputs x_i_k -> x_i_j (= gates with attention) of a UNet++ of depth
+    L."""
     for depth in range(1, 7):
         model = UNetPlusPlus(widths=(1,) * (depth + 1), gate="sse")
         want = sum(isinstance(m, SSEGate) for m in model.modules())

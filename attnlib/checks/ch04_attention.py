@@ -20,10 +20,12 @@ def _reference_gate(weight: torch.Tensor, bias: float) -> SSEGate:
 
 @exercise(
     "4.1",
-    "write sse_forward(x, w, b): alpha = sigmoid(sum_c w[c] * x[:, c] + b), shape (B, 1, H, W), and return x * alpha",
+    "write sse_forward(x, w, b): alpha = sigmoid(sum_c w[c] * x[:, c] + b), shape (B, 1, H, W), "
+    "and return x * alpha",
 )
 def check_sse_forward(fn):
-    """``fn(x, w, b)``: the sSE gate's output ``x * sigmoid(sum_c w_c x_c + b)`` for x ``(B, C, H, W)``."""
+    """``fn(x, w, b)``: the sSE gate's output ``x * sigmoid(sum_c w_c x_c + b)`` for x
+    ``(B, C, H, W)``."""
     gen = torch.Generator().manual_seed(4)
     for shape in [(1, 1, 3, 3), (2, 3, 5, 4), (1, 8, 6, 6), (3, 16, 2, 7)]:
         x = torch.randn(*shape, generator=gen)
@@ -63,16 +65,19 @@ def check_sse_forward(fn):
                 "w[c] * x[:, c] + b), one value per pixel, (B, 1, H, W); then multiply x by it.",
             )
     correct(
-        "C weights and one bias: a per-pixel linear score of the pixel's own channels, squashed to (0, 1)."
+        "C weights and one bias: a per-pixel linear score of the pixel's own channels, squashed "
+        "to (0, 1)."
     )
 
 
 @exercise(
     "4.2",
-    "write unetpp_sse_params(widths): the parameters the sSE gates add to a UNet++ with these widths",
+    "write unetpp_sse_params(widths): the parameters the sSE gates add to a UNet++ with these "
+    "widths",
 )
 def check_unetpp_sse_params(fn):
-    """``fn(widths)``: parameters the sSE gates add to a UNet++ with these widths (depth L = len(widths) - 1)."""
+    """``fn(widths)``: parameters the sSE gates add to a UNet++ with these widths (depth L =
+    len(widths) - 1)."""
     cases = [(4, 8), (3, 5, 7), PAPER_WIDTHS, (2, 4, 8, 16, 32, 64), (16, 32, 64, 128, 256)]
     for widths in cases:
         with torch.device("meta"):
@@ -98,11 +103,12 @@ def _apply(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 @exercise(
     "4.3",
-    "write absorb_constant_gate(conv, alpha, C): a copy of conv whose weights on the last C input channels are scaled by alpha",
+    "write absorb_constant_gate(conv, alpha, C): a copy of conv whose weights on the last C "
+    "input channels are scaled by alpha",
 )
 def check_absorb_constant_gate(fn):
-    """``fn(conv, alpha, C)``: a new conv that, on the ungated input, equals ``conv`` on the input whose last C
-    channels were multiplied by the constant ``alpha``."""
+    """``fn(conv, alpha, C)``: a new conv that, on the ungated input, equals ``conv`` on the input
+    whose last C channels were multiplied by the constant ``alpha``."""
     gen = torch.Generator().manual_seed(7)
     for k, c, out, alpha in [(1, 1, 1, 0.5), (3, 2, 4, 0.25), (8, 8, 5, 0.9), (4, 6, 3, 0.03)]:
         conv = nn.Conv2d(k + c, out, kernel_size=3, padding=1)
@@ -127,10 +133,14 @@ def check_absorb_constant_gate(fn):
         got = _apply(new, z)
         expect(
             got.shape == want.shape and torch.allclose(got, want, atol=1e-4),
-            f"with {k} up-sampled + {c} skip channels and alpha = {alpha}, the outputs differ by up to "
-            f"{(got - want).abs().max():.3g}. The conv is linear in each input channel: scale the weights "
-            "that read the last C input channels (weight[:, -C:]) by alpha; the bias does not change.",
+            f"with {k} up-sampled + {c} skip channels and alpha = {alpha}, the outputs differ by "
+            "up to "
+            f"{(got - want).abs().max():.3g}. The conv is linear in each input channel: scale "
+            "the weights "
+            "that read the last C input channels (weight[:, -C:]) by alpha; the bias does not "
+            "change.",
         )
     correct(
-        "a constant gate is just a rescaled conv: only a map that varies from pixel to pixel adds anything."
+        "a constant gate is just a rescaled conv: only a map that varies from pixel to pixel "
+        "adds anything."
     )

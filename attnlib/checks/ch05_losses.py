@@ -1,4 +1,5 @@
-"""Checks for notebook 05 (losses): the paper's code's Dice, V-Net's soft Dice, the seed Dice gradient."""
+"""Checks for notebook 05 (losses): the paper's code's Dice, V-Net's soft Dice, the seed Dice
+gradient."""
 
 import numpy as np
 import torch
@@ -57,10 +58,12 @@ def _number(value, what):
 
 @exercise(
     "5.1",
-    "write seed_dice_from(prob, onehot): 1 - 2 * sum(prob * onehot) / (sum(prob) + sum(onehot)), sums over everything",
+    "write seed_dice_from(prob, onehot): 1 - 2 * sum(prob * onehot) / (sum(prob) + sum(onehot)), "
+    "sums over everything",
 )
 def check_seed_dice(fn):
-    """``fn(prob, onehot)``: 1 - 2 sum(p y) / (sum p + sum y), all sums over batch, classes and pixels."""
+    """``fn(prob, onehot)``: 1 - 2 sum(p y) / (sum p + sum y), all sums over batch, classes and
+    pixels."""
     for name, logits, target in _cases():
         prob, onehot = _probs_onehot(logits, target)
         got = _number(fn(prob.clone(), onehot.clone()), "seed_dice_from")
@@ -74,7 +77,8 @@ def check_seed_dice(fn):
         ):
             expect(
                 False,
-                f"{name}: you computed one Dice per class and averaged them (V-Net's form). The paper's "
+                f"{name}: you computed one Dice per class and averaged them (V-Net's form). The "
+                "paper's "
                 "code sums over everything, classes included, before the one ratio.",
             )
         expect(
@@ -83,7 +87,8 @@ def check_seed_dice(fn):
             "prob and onehot over every axis; the loss is 1 - 2 * I / (A + B).",
         )
     correct(
-        "the sums over both classes make it 1 - mean probability of the true class, a soft pixel accuracy."
+        "the sums over both classes make it 1 - mean probability of the true class, a soft pixel "
+        "accuracy."
     )
 
 
@@ -99,7 +104,8 @@ def _reference_soft_dice(prob, onehot, smooth):
 
 @exercise(
     "5.2",
-    "write soft_dice_from(prob, onehot, smooth): one Dice per class (sums over dims 0, 2, 3), 1 - their mean",
+    "write soft_dice_from(prob, onehot, smooth): one Dice per class (sums over dims 0, 2, 3), 1 "
+    "- their mean",
 )
 def check_soft_dice(fn):
     """``fn(prob, onehot, smooth=1.0)``: V-Net soft Dice per class, averaged over the classes."""
@@ -112,13 +118,15 @@ def check_soft_dice(fn):
             if not np.isclose(got, want, atol=1e-6) and np.isclose(got, seed, atol=1e-3):
                 expect(
                     False,
-                    f"{name}: this is the paper's code's Dice (one ratio over all classes). Keep the "
+                    f"{name}: this is the paper's code's Dice (one ratio over all classes). Keep "
+                    "the "
                     "class axis: sum over dims (0, 2, 3), giving one Dice per class, then average.",
                 )
             expect(
                 np.isclose(got, want, atol=1e-6),
                 f"{name}, smooth={smooth}: got {got:.6f}, expected {want:.6f}. Per class c: "
-                "(2 sum p_c y_c + smooth) / (sum p_c + sum y_c + smooth), sums over batch and pixels; "
+                "(2 sum p_c y_c + smooth) / (sum p_c + sum y_c + smooth), sums over batch and "
+                "pixels; "
                 "the loss is 1 - the mean over the classes.",
             )
     from attnlib.losses import soft_dice
@@ -168,7 +176,9 @@ def check_seed_dice_grad(fn):
             )
         expect(
             torch.allclose(got.to(want.dtype), want, atol=1e-9),
-            f"{name}: differs from autograd by up to {(got.to(want.dtype) - want).abs().max():.3e}. "
-            "dL/dz_c = -(1/N) p_y (delta_cy - p_c), with p_y the true-class probability of the pixel.",
+            f"{name}: differs from autograd by up to "
+            f"{(got.to(want.dtype) - want).abs().max():.3e}. "
+            "dL/dz_c = -(1/N) p_y (delta_cy - p_c), with p_y the true-class probability of the "
+            "pixel.",
         )
     correct("-(1/N) p_y (1 - p_y) on the true class: it vanishes for confidently wrong pixels.")

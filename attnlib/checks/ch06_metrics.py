@@ -1,4 +1,5 @@
-"""Checks for notebook 06 (metrics): mIoU and V_rand from a 2x2 table, the foreground Rand F-score."""
+"""Checks for notebook 06 (metrics): mIoU and V_rand from a 2x2 table, the foreground Rand
+F-score."""
 
 from fractions import Fraction
 
@@ -6,7 +7,8 @@ import numpy as np
 
 from ._core import correct, exercise, expect
 
-# 2x2 tables cm[i, j] = #pixels predicted i with label j (0 = membrane, 1 = cell), with exact answers
+# 2x2 tables cm[i, j] = #pixels predicted i with label j (0 = membrane, 1 = cell), with exact
+# answers
 # worked out by hand (as fractions).
 _TABLES = [
     (
@@ -45,16 +47,19 @@ def _value(got, what):
 
 @exercise(
     "6.1",
-    "write miou_from_confusion(cm): the mean over the two classes of cm[k, k] / (row k + column k - cm[k, k]), 1.0 for an empty union",
+    "write miou_from_confusion(cm): the mean over the two classes of cm[k, k] / (row k + column "
+    "k - cm[k, k]), 1.0 for an empty union",
 )
 def check_miou_from_confusion(fn):
-    """``fn(cm)``: the mean over the two classes of IoU_k = n_kk / (n_k. + n_.k - n_kk); 1.0 for an absent class."""
+    """``fn(cm)``: the mean over the two classes of IoU_k = n_kk / (n_k. + n_.k - n_kk); 1.0 for an
+    absent class."""
     for name, cm, want, _ in _TABLES:
         got = _value(fn(np.array(cm, dtype=np.int64)), "miou_from_confusion")
         if name == "no membrane anywhere" and np.isclose(got, 0.5):
             expect(
                 False,
-                "no membrane anywhere: membrane is absent from both prediction and label, so its IoU "
+                "no membrane anywhere: membrane is absent from both prediction and label, so its "
+                "IoU "
                 "is 0/0; count it as 1.0 (nothing to get wrong), as attnlib does.",
             )
         expect(
@@ -69,13 +74,15 @@ def check_miou_from_confusion(fn):
             "the mean over k = 0, 1.",
         )
     correct(
-        "'all cell' on 4 membrane + 12 cell pixels: pixel accuracy 0.75, mIoU 0.375 (membrane IoU is 0)."
+        "'all cell' on 4 membrane + 12 cell pixels: pixel accuracy 0.75, mIoU 0.375 (membrane "
+        "IoU is 0)."
     )
 
 
 @exercise(
     "6.2",
-    "write vrand_from_confusion(cm): p = cm / cm.sum(), s and t its row and column sums, sum p^2 / (0.5 sum s^2 + 0.5 sum t^2)",
+    "write vrand_from_confusion(cm): p = cm / cm.sum(), s and t its row and column sums, sum p^2 "
+    "/ (0.5 sum s^2 + 0.5 sum t^2)",
 )
 def check_vrand_from_confusion(fn):
     """``fn(cm)``: sum p_ij^2 / (0.5 sum s_i^2 + 0.5 sum t_j^2), p = cm / total (paper Eq. 8)."""
@@ -88,12 +95,14 @@ def check_vrand_from_confusion(fn):
             "t = column sums; V_rand = sum p^2 / (0.5 sum s^2 + 0.5 sum t^2).",
         )
     correct(
-        "note 'classes swapped' scores 1.0: the class table only asks whether two pixels are grouped alike."
+        "note 'classes swapped' scores 1.0: the class table only asks whether two pixels are "
+        "grouped alike."
     )
 
 
 def _reference_rand(gt, seg):
-    """Plain loops over the foreground pixels; segment 0 (a border line) is a singleton per pixel."""
+    """Plain loops over the foreground pixels; segment 0 (a border line) is a singleton per
+    pixel."""
     fg = gt > 0
     g, s = gt[fg].tolist(), seg[fg].tolist()
     joint, a, b, singles = {}, {}, {}, 0
@@ -136,10 +145,12 @@ def _segmentations():
 
 @exercise(
     "6.3",
-    "write rand_fscore(gt_cells, segments): 2 sum n_ij^2 / (sum a_i^2 + sum b_j^2) over the pixels with gt_cells > 0, each line pixel (segment 0) a segment of its own",
+    "write rand_fscore(gt_cells, segments): 2 sum n_ij^2 / (sum a_i^2 + sum b_j^2) over the "
+    "pixels with gt_cells > 0, each line pixel (segment 0) a segment of its own",
 )
 def check_rand_fscore(fn):
-    """``fn(gt_cells, segments)``: 2 sum n_ij^2 / (sum a_i^2 + sum b_j^2) on GT-cell pixels, line pixels as singletons."""
+    """``fn(gt_cells, segments)``: 2 sum n_ij^2 / (sum a_i^2 + sum b_j^2) on GT-cell pixels, line
+    pixels as singletons."""
     from attnlib.isbi_metrics import segmentation_scores
 
     for name, gt, seg in _segmentations():
@@ -155,7 +166,8 @@ def check_rand_fscore(fn):
         ):
             expect(
                 False,
-                f"{name}: you counted the ground-truth membrane (gt == 0) too. Keep only pixels with gt > 0.",
+                f"{name}: you counted the ground-truth membrane (gt == 0) too. Keep only pixels "
+                "with gt > 0.",
             )
         lone = np.where(seg == 0, 0, seg)
         if not np.isclose(got, want) and (seg[fg] == 0).any():
@@ -163,7 +175,8 @@ def check_rand_fscore(fn):
             if np.isclose(got, as_segment):
                 expect(
                     False,
-                    f"{name}: you treated the line pixels (segment 0) as one segment. Each line pixel is a "
+                    f"{name}: you treated the line pixels (segment 0) as one segment. Each line "
+                    "pixel is a "
                     "segment of its own: it adds 1 to sum n_ij^2 and 1 to sum b_j^2.",
                 )
         expect(
@@ -172,5 +185,6 @@ def check_rand_fscore(fn):
             "pixels in GT cell i and segment j; a_i, b_j the row and column sums.",
         )
     correct(
-        "the same formula as the class table, but over cells: a merge or split changes whole rows of n_ij."
+        "the same formula as the class table, but over cells: a merge or split changes whole "
+        "rows of n_ij."
     )

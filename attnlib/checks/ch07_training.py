@@ -45,7 +45,8 @@ def _same(a, b, atol=1e-6):
 
 @exercise(
     "7.1",
-    "write train_step(model, optimizer, loss_fn, x, y): zero the gradients, compute loss_fn(model(x), y), "
+    "write train_step(model, optimizer, loss_fn, x, y): zero the gradients, compute "
+    "loss_fn(model(x), y), "
     "backpropagate, step the optimizer, and return the loss as a float",
 )
 def check_train_step(fn, steps: int = 25):
@@ -85,8 +86,10 @@ def check_train_step(fn, steps: int = 25):
     )
     expect(
         np.isclose(got, want_first, rtol=1e-4, atol=1e-6),
-        f"train_step returned {got:.5f}, but the loss of the batch before the update is {want_first:.5f}: "
-        "return the loss you called backward() on, loss_fn(model(x), y), not one computed afterwards.",
+        f"train_step returned {got:.5f}, but the loss of the batch before the update is "
+        f"{want_first:.5f}: "
+        "return the loss you called backward() on, loss_fn(model(x), y), not one computed "
+        "afterwards.",
     )
     _reference_step(ref_model, ref_optimizer, loss_fn, x, y)
     expect(
@@ -102,7 +105,8 @@ def check_train_step(fn, steps: int = 25):
             _reference_step(ref_model, ref_optimizer, loss_fn, x, y)
             expect(
                 _same(_weights(model), _weights(ref_model), atol=1e-5),
-                "the second step differs from the reference: the gradients accumulate from step to step. Call "
+                "the second step differs from the reference: the gradients accumulate from step "
+                "to step. Call "
                 "optimizer.zero_grad() before loss.backward().",
             )
     expect(
@@ -111,7 +115,8 @@ def check_train_step(fn, steps: int = 25):
         f"in {steps} steps; it should fall to less than half.",
     )
     correct(
-        f"on one fixed batch the loss fell from {losses[0]:.3f} to {losses[-1]:.3f} in {steps} steps: "
+        f"on one fixed batch the loss fell from {losses[0]:.3f} to {losses[-1]:.3f} in {steps} "
+        "steps: "
         "the model, the loss and the optimizer are wired up."
     )
 
@@ -137,7 +142,8 @@ def check_mean_of_last(fn):
 
 @exercise(
     "7.3",
-    "set optimism to record['summary']['paper_protocol']['test']['mean_iou'] minus the same for 'honest'",
+    "set optimism to record['summary']['paper_protocol']['test']['mean_iou'] minus the same for "
+    "'honest'",
 )
 def check_optimism(value, record):
     """Paper-protocol mIoU minus honest mIoU of ``record``."""

@@ -7,7 +7,8 @@ from ._core import correct, exercise, expect
 
 @exercise(
     "8.1",
-    "write spread(rows, config, protocol): the mean and the sample sd (ddof=1) of 'mean_iou' over the rows of that config and protocol",
+    "write spread(rows, config, protocol): the mean and the sample sd (ddof=1) of 'mean_iou' "
+    "over the rows of that config and protocol",
 )
 def check_spread(fn):
     """``fn(rows, config, protocol)`` -> (mean, sample sd) of mIoU over seeds."""
@@ -35,7 +36,8 @@ def check_spread(fn):
 
 @exercise(
     "8.2",
-    "write best_of(n, sd, seed): the mean over 200 repetitions of (max of n draws of N(0.80, sd) - 0.80)",
+    "write best_of(n, sd, seed): the mean over 200 repetitions of (max of n draws of N(0.80, sd) "
+    "- 0.80)",
 )
 def check_best_of(fn):
     """``fn(n, sd, seed)``: expected optimism of taking the max of n noisy evaluations."""

@@ -140,7 +140,8 @@ class NestedNode(nn.Module):
 
     def forward(self, below: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
         """Args:
-            below: x_{i+1,j-1} (UNet: dec_{i+1} or the bottleneck), ``(B, widths[i+1], H_i/2, W_i/2)``.
+            below: x_{i+1,j-1} (UNet: dec_{i+1} or the bottleneck),
+                ``(B, widths[i+1], H_i/2, W_i/2)``.
             skips: ``[x_{i,0}, ..., x_{i,j-1}]`` (UNet: ``[enc_i]``), each ``(B, C, H_i, W_i)``.
 
         Returns: x_i_j (UNet: dec_i), ``(B, C, H_i, W_i)``.

@@ -1,5 +1,6 @@
-"""attnlib.batch.jobs and attnlib.batch.executors: local jobs (a tiny notebook through submitit's LocalExecutor),
-SLURM submission (a fake sbatch on PATH), failure reasons, checkpoint-and-requeue."""
+"""attnlib.batch.jobs and attnlib.batch.executors: local jobs (a tiny notebook through submitit's
+LocalExecutor), SLURM submission (a fake sbatch on PATH), failure reasons,
+checkpoint-and-requeue."""
 
 import json
 import os
@@ -18,18 +19,23 @@ from attnlib.batch.jobs import BatchError, NotebookJob
 from attnlib.batch.run import run_batch
 
 # A stand-in for 07_training.ipynb that takes seconds: it builds the config like the real one and
-# writes a complete run.json; gate "additive" makes it raise, gate "sse" makes it end without a record.
+# writes a complete run.json; gate "additive" makes it raise, gate "sse" makes it end without a
+# record.
 TINY = """
 import dataclasses, json, os, pathlib
 from attnlib.config import Config, make_config
-config, changes = make_config(profile, **{f.name: globals().get(f.name) for f in dataclasses.fields(Config)})
+fields = {f.name: globals().get(f.name) for f in dataclasses.fields(Config)}
+config, changes = make_config(profile, **fields)
 if config.gate == "additive":
     raise RuntimeError("tiny notebook asked to fail")
 if config.gate != "sse":
-    test = dict.fromkeys(("pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand", "isbi_vinfo"), 0.5)
+    metrics = ("pixel_accuracy", "mean_iou", "vrand_class", "vinfo_class", "isbi_vrand",
+               "isbi_vinfo")
+    test = dict.fromkeys(metrics, 0.5)
     summary = {p: {"epoch": 1, "test": test, "rule": "tiny"} for p in ("paper_protocol", "honest")}
-    rec = {"config": config.to_dict(), "profile": profile, "profile_changes": changes, "summary": summary,
-           "complete": True, "environment": {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")}}
+    env = {"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    rec = {"config": config.to_dict(), "profile": profile, "profile_changes": changes,
+           "summary": summary, "complete": True, "environment": env}
     pathlib.Path(out_dir, "run.json").write_text(json.dumps(rec))
 """
 quiet = {"log": lambda *_: None}
@@ -242,7 +248,8 @@ def test_slurm_submits_one_array_with_the_grids_options(tmp_path, fake_slurm):
 
 @pytest.mark.slow
 def test_an_array_task_runs_its_run_on_the_node(tmp_path, fake_slurm, tiny_notebook):
-    """What a compute node does with the submitted array: task 1 unpickles its job and runs its run."""
+    """What a compute node does with the submitted array: task 1 unpickles its job and runs its
+    run."""
     grid = write_grid(tmp_path / "g.yaml", {"a": {}, "b": {"lr": 0.002}})
     run_batch(grid, tmp_path / "out", executor="slurm", notebook=tiny_notebook, **quiet)
     node = {
@@ -283,7 +290,8 @@ def test_unknown_slurm_key_and_unknown_executor(tmp_path):
     grid = write_grid(tmp_path / "g.yaml", {"unet": {}}, slurm={"partiton": "gpu", "gpus": 2})
     with pytest.raises(
         BatchError,
-        match=r"unknown slurm option\(s\) \['gpus', 'partiton'\]: the allowed ones are \['partition'",
+        match=r"unknown slurm option\(s\) \['gpus', 'partiton'\]: the allowed ones are "
+        r"\['partition'",
     ):
         run_batch(grid, tmp_path / "out", **quiet)
     with pytest.raises(

@@ -1,5 +1,6 @@
-"""attnlib.batch.grid, .run and .summary: the batch knows its runs (skips only what is complete with the grid's config),
-reports failures, summarizes the grid's runs; one grid goes through the real 07_training.ipynb."""
+"""attnlib.batch.grid, .run and .summary: the batch knows its runs (skips only what is complete
+with the grid's config), reports failures, summarizes the grid's runs; one grid goes through the
+real 07_training.ipynb."""
 
 import json
 
@@ -126,7 +127,8 @@ def test_skip_only_when_the_record_is_the_grids_config(tmp_path):
 
 
 def test_a_gpu_nodes_fast_path_is_not_a_change(tmp_path):
-    """The paper profile turns on compile/channels_last/workers on CUDA; a CPU login node must still see the run as done."""
+    """The paper profile turns on compile/channels_last/workers on CUDA; a CPU login node must still
+    see the run as done."""
     runs = {
         r["config"]: r
         for r in read_grid(

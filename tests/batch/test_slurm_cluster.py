@@ -48,7 +48,8 @@ FIT = """
 import dataclasses
 from attnlib.config import Config, make_config
 from attnlib.train import fit
-config, changes = make_config(profile, **{f.name: globals().get(f.name) for f in dataclasses.fields(Config)})
+fields = {f.name: globals().get(f.name) for f in dataclasses.fields(Config)}
+config, changes = make_config(profile, **fields)
 fit(config, profile=profile, profile_changes=changes)
 """
 

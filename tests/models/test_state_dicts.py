@@ -1,4 +1,5 @@
-"""State dicts across versions: what attnlib 0.1 saved still loads, and a seed draws the same weights.
+"""State dicts across versions: what attnlib 0.1 saved still loads, and a seed draws the same
+weights.
 
 The fixture holds, for every model and gate at widths (1, 1, 1, 1, 1), the state dict that
 attnlib 0.1.0 (commit f38495e, before UNet and UNet++ shared their decoder cell) built right
