@@ -26,7 +26,8 @@ theirs in their own docstrings):
     tta           test-time augmentation taken apart, view by view
     quality       quality control: per-slice scores, named errors, thresholds
     protocols     the two summaries of a run: the paper's (chosen on test) and an honest one
-    batch/        the instructor's batch: the grid, jobs, executors (papermill, submitit), summary
+    batch/        the instructor's batch: the grid, jobs, executors (papermill, submitit), SLURM,
+                  summary
     paper         the paper's numbers and claims
     stats         statistics over seeds: mean and sd, paired differences, t interval, verdict
     contrasts     named contrasts of a grid's configurations, and what each hypothesis predicts

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from attnlib.batch.executors import check_slurm_options, job_state
+from attnlib.batch.executors import job_state
+from attnlib.batch.slurm import check_slurm_options
 from attnlib.batch.jobs import BatchError, read_json
 
 GRID_KEYS = ("profile", "seeds", "runs", "slurm")
@@ -80,7 +81,7 @@ def read_grid(path) -> list[dict]:
 
 
 def read_slurm(path) -> dict:
-    """The grid's ``slurm:`` block (attnlib.batch.executors.SLURM_KEYS), checked; {} when there is
+    """The grid's ``slurm:`` block (attnlib.batch.slurm.SLURM_KEYS), checked; {} when there is
     none."""
     return check_slurm_options(_load_grid(path).get("slurm"), str(path))
 

@@ -1,7 +1,8 @@
 """One run of the batch as a job: papermill executes ``notebooks/07_training.ipynb`` into its run
 folder.
 
-:class:`NotebookJob` is what the executors (:mod:`attnlib.batch.executors`) submit. A run folder
+:class:`NotebookJob` is what the executors (:mod:`attnlib.batch.executors`,
+:mod:`attnlib.batch.slurm`) submit. A run folder
 ``out/<run>/`` ends up holding::
 
     params.yaml              what papermill got: the grid's parameters + out_dir
@@ -171,6 +172,36 @@ class NotebookJob(Checkpointable):
         if proc is not None:
             proc.terminate()
         return DelayedSubmission(NotebookJob(), *args, **kwargs)
+
+
+def submitit_module():
+    """The submitit module, or a BatchError that says how to install it."""
+    try:
+        import submitit
+    except ImportError:
+        raise BatchError(
+            "the batch runs its jobs with submitit, which is not installed: "
+            "pip install 'attnlib[cluster]' (or pip install -r requirements.txt)."
+        ) from None
+    return submitit
+
+
+def finished_status(run: dict, out: Path) -> dict:
+    """The status a finished job left (local or SLURM); one that left none was killed (timed out
+    or stopped), and gets a status that says so."""
+    run_dir = (Path(out) / run["name"]).resolve()
+    status = read_json(run_dir / "status.json")
+    if status is None:
+        why = last_line(run_dir / "job.err") or "see job.err"
+        status = {
+            "name": run["name"],
+            "ok": False,
+            "returncode": None,
+            "seconds": None,
+            "error": f"the job ended without a status (killed or timed out): {why}",
+        }
+        write_json_atomic(status, run_dir / "status.json")
+    return status
 
 
 def record_job(run_dir: Path, executor: str, job) -> None:

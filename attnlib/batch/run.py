@@ -1,8 +1,9 @@
 """The batch command: plan the grid, run (here) or submit (SLURM) what is left, then summarize.
 
 :func:`run_batch` sorts the grid's runs by state (:func:`attnlib.batch.grid.plan_batch`),
-executes the ones to do with :mod:`attnlib.batch.executors`, writes ``failures.json`` and, when
-the jobs have ended, the summary (:func:`attnlib.batch.summary.summarize_results`).
+executes the ones to do with :mod:`attnlib.batch.executors` (or :mod:`attnlib.batch.slurm`),
+writes ``failures.json`` and, when the jobs have ended, the summary
+(:func:`attnlib.batch.summary.summarize_results`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from attnlib.batch.executors import (
-    EXECUTORS,
-    check_slurm_options,
-    require_slurm,
-    run_local,
-    submit_slurm,
-    wait_slurm,
-)
+from attnlib.batch.executors import EXECUTORS, run_local
 from attnlib.batch.grid import plan_batch, read_grid, read_slurm
 from attnlib.batch.jobs import NOTEBOOK, BatchError
+from attnlib.batch.slurm import check_slurm_options, require_slurm, submit_slurm, wait_slurm
 from attnlib.batch.summary import summarize_results
 from attnlib.checkpoints import write_json_atomic
 

@@ -1,4 +1,4 @@
-"""attnlib.batch.jobs and attnlib.batch.executors: local jobs (a tiny notebook through submitit's
+"""attnlib.batch.jobs, .executors and .slurm: local jobs (a tiny notebook through submitit's
 LocalExecutor), SLURM submission (a fake sbatch on PATH), failure reasons,
 checkpoint-and-requeue."""
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from attnlib.batch import executors, jobs
-from attnlib.batch.executors import slurm_parameters
+from attnlib.batch.slurm import slurm_parameters
 from attnlib.batch.grid import batch_status
 from attnlib.batch.jobs import BatchError, NotebookJob
 from attnlib.batch.run import run_batch
