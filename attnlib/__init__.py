@@ -32,7 +32,7 @@ theirs in their own docstrings):
     stats         statistics over seeds: mean and sd, paired differences, t interval, verdict
     contrasts     named contrasts of a grid's configurations, and what each hypothesis predicts
     selection     choosing a recipe on validation only: the validation scores of run records
-    plots         figures for the notebooks
+    plots/        figures for the notebooks: slices, error maps, numbers as lines
     diagrams      schematic drawings of the networks
     checks/       exercise checks for the notebooks
     grade         grading submitted student notebooks (``python -m attnlib grade``)

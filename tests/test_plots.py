@@ -57,16 +57,21 @@ def test_every_figure_has_a_caller():
     import inspect
     from pathlib import Path
 
-    root = Path(plots.__file__).resolve().parent.parent
+    here = Path(plots.__file__).resolve().parent  # attnlib/plots/
+    root = here.parent.parent
     users = "\n".join(
         p.read_text()
         for p in [*root.glob("notebooks/src/*.py"), *root.glob("attnlib/**/*.py")]
-        if p.name != "plots.py"
+        if here not in p.parents
     )
     public = [
         n
         for n, f in inspect.getmembers(plots, inspect.isfunction)
-        if f.__module__ == plots.__name__ and not n.startswith("_")
+        if f.__module__.startswith(f"{plots.__name__}.") and not n.startswith("_")
     ]
+    assert len(public) == 9 and set(public) == set(plots.__all__) - {
+        "MEMBRANE_RGBA",
+        "ERROR_COLOURS",
+    }
     assert "plot_claims" in public and "plot_seed_spread" not in public
     assert [n for n in public if f"{n}(" not in users] == []
