@@ -4,7 +4,7 @@ The modules, one idea each, roughly in the course's order (``tests/test_structur
 that every module is named here, and the packages ``models``, ``batch`` and ``checks`` name
 theirs in their own docstrings):
 
-    data          ISBI 2012 download (checksummed), loading, splits, Dataset
+    data/         ISBI 2012 download (checksummed) and loading; splits; the Dataset
     registration  the labels' sub-pixel offset, measured and undone (Config.register)
     augment       the paper's augmentation pipeline (albumentations 2.x)
     models/       UNet, UNet++ (one base class, one decoder cell), attention gates, describe()
