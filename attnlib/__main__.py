@@ -5,6 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
+# The slurm options the command line overrides, as --partition, --gpus-per-node, ...: (key of
+# attnlib.batch.slurm.SLURM_KEYS, type, help); signal_delay_s and setup come from the grid only.
+SLURM_FLAGS = (
+    ("partition", str, "partition"),
+    ("account", str, "account"),
+    ("qos", str, "quality of service"),
+    ("constraint", str, "node constraint"),
+    ("gpus_per_node", int, "GPUs per job (default 1)"),
+    ("cpus_per_task", int, "CPU cores per job (default 8)"),
+    ("mem_gb", float, "memory per job (default 32)"),
+    ("timeout_min", int, "minutes per job (default 1440; local too)"),
+    ("array_parallelism", int, "jobs of the array at once (default all)"),
+)
+
 
 def _data(args) -> int:
     from attnlib.data import DataError, fetch_isbi2012
@@ -113,20 +127,7 @@ def _batch(args) -> int:
     from attnlib.batch.run import run_batch
     from attnlib.batch.summary import summarize_results
 
-    slurm = {
-        k: getattr(args, k)
-        for k in (
-            "partition",
-            "account",
-            "qos",
-            "constraint",
-            "gpus_per_node",
-            "cpus_per_task",
-            "mem_gb",
-            "timeout_min",
-            "array_parallelism",
-        )
-    }
+    slurm = {key: getattr(args, key) for key, _, _ in SLURM_FLAGS}
     try:
         if args.status:
             print("\n".join(format_status(batch_status(args.grid, args.out))))
@@ -242,19 +243,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="overwrite complete runs recorded with other settings",
     )
-    for flag, kind, what in (
-        ("--partition", str, "partition"),
-        ("--account", str, "account"),
-        ("--qos", str, "quality of service"),
-        ("--constraint", str, "node constraint"),
-        ("--gpus-per-node", int, "GPUs per job (default 1)"),
-        ("--cpus-per-task", int, "CPU cores per job (default 8)"),
-        ("--mem-gb", float, "memory per job (default 32)"),
-        ("--timeout-min", int, "minutes per job (default 1440; local too)"),
-        ("--array-parallelism", int, "jobs of the array at once (default all)"),
-    ):
+    for key, kind, what in SLURM_FLAGS:
         p.add_argument(
-            flag, type=kind, default=None, help=f"slurm: {what}; overrides the grid's slurm block"
+            f"--{key.replace('_', '-')}",
+            type=kind,
+            default=None,
+            help=f"slurm: {what}; overrides the grid's slurm block",
         )
     p.set_defaults(func=_batch)
     p = sub.add_parser(

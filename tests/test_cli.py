@@ -69,3 +69,27 @@ def test_train_writes_into_out_with_what_was_set(tmp_path):
     rec = json.loads((out / "run.json").read_text())
     assert rec["config"]["amp"] == "off" and rec["fast_path"]["dtype"] == "float32"
     assert rec["config"]["epochs"] == 1 and rec["config"]["out_dir"] == str(out) and rec["complete"]
+
+
+def test_batch_flags_are_slurm_options_and_reach_run_batch(monkeypatch, tmp_path):
+    from attnlib import __main__ as cli
+    from attnlib.batch import run as batch_run
+    from attnlib.batch.slurm import SLURM_KEYS
+
+    keys = [key for key, _, _ in cli.SLURM_FLAGS]
+    assert set(keys) == set(SLURM_KEYS) - {"signal_delay_s", "setup"}  # the grid's block only
+    seen = {}
+
+    def fake_run_batch(grid, out, **kw):
+        seen.update(kw["slurm"])
+        return {"ran": [], "skipped": [], "failed": [], "submitted": [], "waiting": []}
+
+    monkeypatch.setattr(batch_run, "run_batch", fake_run_batch)
+    argv = ["batch", "g.yaml", "--out", str(tmp_path), "--partition", "debug", "--mem-gb", "8"]
+    assert main(argv + ["--timeout-min", "30", "--gpus-per-node", "0"]) == 0
+    assert seen == {k: None for k in keys} | {
+        "partition": "debug",
+        "mem_gb": 8.0,
+        "timeout_min": 30,
+        "gpus_per_node": 0,
+    }
