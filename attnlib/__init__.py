@@ -13,8 +13,10 @@ theirs in their own docstrings):
     isbi_metrics  the challenge's V_rand/V_info after border thinning
     label_errors  merges, splits, thicker and thinner membranes built into a label (chapter 06)
     config        Config, its checks, the profiles
+    fields        a Config's fields checked: types, harmless conversions, values
     builder       Config -> model, loss, optimizer
     train         fit() in named steps
+    preparation   before the first epoch: run folder, device, data and loader, restore
     epoch         one training step and one pass over the loader, on the run's fast path
     ema           the weights' exponential moving average (Config.ema), what a run scores
     records       what a run records (run.json): progress, environment

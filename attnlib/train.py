@@ -3,10 +3,11 @@
 One loop serves a student's notebook, a laptop run and the instructor's GPU batch::
 
     config, changes = make_config("laptop", model="unet", gate="sse", out_dir="runs/demo")
-    run = fit(config)     # attnlib.records.Run: run.record is what run.json holds, run.model the network
+    run = fit(config)  # attnlib.records.Run: run.record is what run.json holds, run.model the net
 
 :func:`fit` tells its story in named steps (d2l's ``Trainer``, with ``prepare_data``,
-``prepare_model`` and ``fit_epoch``, is the model): :func:`prepare_run`, :func:`prepare_data`,
+``prepare_model`` and ``fit_epoch``, is the model): before the first epoch
+(:mod:`attnlib.preparation`) :func:`prepare_run`, :func:`prepare_data`,
 :func:`attnlib.builder.build`, :func:`attnlib.checkpoints.resume_state`,
 :func:`attnlib.probe.fast_path`, :func:`restore`; per epoch :func:`train_one_epoch` (the steps:
 :mod:`attnlib.epoch`), :func:`evaluate_epoch`, :func:`save_checkpoint`, :func:`record`; at the
@@ -21,6 +22,7 @@ A resumed run is the same run: the checkpoint's config must match the asked one 
 field of the run's identity (:func:`attnlib.config.config_mismatch`), and the fast path
 (dtype, memory format) recorded at the start is reused, with the fp16 gradient scaler's state.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from attnlib import fastpath, probe
@@ -38,8 +39,9 @@ from attnlib.builder import build
 from attnlib.checkpoints import CHECKPOINT, RECORD, resume_state, save_atomic, write_json_atomic
 from attnlib.config import Config
 from attnlib.ema import make_ema
-from attnlib.epoch import make_scaler, train_epoch, warn_if_slow
-from attnlib.inference import predict, resolve_device
+from attnlib.epoch import train_epoch, warn_if_slow
+from attnlib.inference import predict
+from attnlib.preparation import TrainingData, prepare_data, prepare_run, restore
 from attnlib.protocols import THRESHOLD_SLICES
 from attnlib.records import Progress, Run, run_environment, run_record
 
@@ -61,19 +63,9 @@ def learning_rate(config: Config, epoch: int) -> float:
 
 
 def due(epoch: int, every: int, last: int) -> bool:
-    """Whether an every-N-epochs step (evaluation, checkpoint) runs after ``epoch``: every N, and at the end."""
+    """Whether an every-N-epochs step (evaluation, checkpoint) runs after ``epoch``: every N,
+    and at the end."""
     return epoch % every == 0 or epoch == last
-
-
-@dataclass
-class TrainingData:
-    """The slices, their split, and the loader of augmented training items."""
-
-    images: np.ndarray  # uint8 (30, 512, 512), registered when config.register asks
-    labels: np.ndarray  # (30, 512, 512), 1 = cell
-    split: object  # attnlib.data.Split: train, val and test slice indices
-    loader: torch.utils.data.DataLoader
-    registration: dict | None = None  # attnlib.registration.register's record
 
 
 @dataclass
@@ -101,55 +93,8 @@ class Training:
         return self.ema.module if self.ema is not None else self.model
 
 
-# --- before the first epoch ---------------------------------------------------------------
-
-def prepare_run(config: Config) -> tuple[Path, torch.device]:
-    """Create the run folder, pick the device, set determinism and seed the weights' draw."""
-    out = config.run_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    if config.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
-    torch.manual_seed(config.seed)
-    return out, device
-
-
-def prepare_data(config: Config, device: torch.device) -> TrainingData:
-    """Load the slices (registered to their labels if asked); the training set of augmented
-    crops and its loader, in a seeded order."""
-    from attnlib import augment, data, registration
-
-    images, labels = data.load_isbi2012()
-    split = data.get_split(config.split)
-    images, moved = registration.register(images, labels, split.train, config.register)
-    train_set = data.ISBIDataset(images, labels, split.train, augment.build_augmentation(config.augmentation),
-                                 crop=config.crop or None, samples_per_epoch=config.samples_per_epoch or None,
-                                 seed=config.seed)
-    sampler = data.EpochSampler(len(train_set), seed=config.seed)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=config.effective_batch_size, sampler=sampler,
-                                         num_workers=config.num_workers, pin_memory=device.type == "cuda",
-                                         persistent_workers=config.num_workers > 0)
-    return TrainingData(images, labels, split, loader, moved)
-
-
-def restore(model, opt, fast: dict, state: dict | None, wall0: float, device: torch.device):
-    """The model in the fast path's memory format, with the checkpoint's weights and optimizer
-    state when resuming; the fp16 path's gradient scaler (None on the others); and the run's
-    progress so far (none for a new run). Returns ``(model, scaler, progress)``."""
-    if fast["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    scaler = make_scaler(fast, device)
-    if not state:
-        return model, scaler, Progress(wall0=wall0)
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    if scaler is not None and "scaler" in state:
-        scaler.load_state_dict(state["scaler"])
-    return model, scaler, Progress.from_checkpoint(state, wall0)
-
-
 # --- one epoch ----------------------------------------------------------------------------
+
 
 def train_one_epoch(t: Training, epoch: int) -> float:
     """Set the epoch's learning rate and data order, train one pass, record its loss and time."""
@@ -161,7 +106,9 @@ def train_one_epoch(t: Training, epoch: int) -> float:
     first = epoch == t.progress.start  # warn once, from this process's first epoch
     warn = (lambda s: warn_if_slow(t.config, t.device, s, len(t.data.loader))) if first else None
     average = (lambda: t.ema.update_parameters(t.model)) if t.ema is not None else None
-    loss = train_epoch(t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn, t.scaler, average)
+    loss = train_epoch(
+        t.forward, t.data.loader, t.opt, t.loss_fn, t.device, t.fast, warn, t.scaler, average
+    )
     t.progress.seconds["train"] += time.perf_counter() - t0
     t.progress.history["epoch"].append(epoch)
     t.progress.history["loss"].append(loss)
@@ -177,7 +124,9 @@ def held_out_metrics(model, images, labels, split, amp: str) -> dict:
     for part in ("test", "val"):
         idx = list(getattr(split, part))
         if idx:
-            out[part], out["isbi_curves"][part] = evaluate(predict(model, images[idx], amp=amp), labels[idx], curves=True)
+            out[part], out["isbi_curves"][part] = evaluate(
+                predict(model, images[idx], amp=amp), labels[idx], curves=True
+            )
     return out
 
 
@@ -185,7 +134,12 @@ def evaluate_epoch(t: Training, epoch: int) -> None:
     """Evaluate on the held-out slices; append the evaluation, count its time."""
     t1 = time.perf_counter()
     d = t.data
-    t.progress.evals.append({"epoch": epoch, **held_out_metrics(t.evaluated, d.images, d.labels, d.split, t.fast["amp"])})
+    t.progress.evals.append(
+        {
+            "epoch": epoch,
+            **held_out_metrics(t.evaluated, d.images, d.labels, d.split, t.fast["amp"]),
+        }
+    )
     t.progress.seconds["eval"] += time.perf_counter() - t1
 
 
@@ -196,19 +150,41 @@ def save_checkpoint(t: Training, epoch: int) -> None:
     p.seconds["wall"] = p.wall()
     scaler = {"scaler": t.scaler.state_dict()} if t.scaler is not None else {}
     scaler |= {"ema": t.ema.state_dict()} if t.ema is not None else {}
-    save_atomic({"model": t.model.state_dict(), "optimizer": t.opt.state_dict(), "epoch": epoch,
-                 "history": p.history, "evals": p.evals, "seconds": p.seconds, "config": t.config.to_dict(),
-                 "fast_path": t.fast, **scaler}, t.out / CHECKPOINT)
+    save_atomic(
+        {
+            "model": t.model.state_dict(),
+            "optimizer": t.opt.state_dict(),
+            "epoch": epoch,
+            "history": p.history,
+            "evals": p.evals,
+            "seconds": p.seconds,
+            "config": t.config.to_dict(),
+            "fast_path": t.fast,
+            **scaler,
+        },
+        t.out / CHECKPOINT,
+    )
 
 
 def record(t: Training, complete: bool, threshold_curve: dict | None = None) -> dict:
     """The run's record as it stands (what ``run.json`` holds)."""
     env = run_environment(t.device, t.progress, len(t.data.loader.dataset))
-    return run_record(t.config, t.profile, t.profile_changes, t.data.split, t.fast, env, t.progress, complete,
-                      threshold_curve, t.data.registration)
+    return run_record(
+        t.config,
+        t.profile,
+        t.profile_changes,
+        t.data.split,
+        t.fast,
+        env,
+        t.progress,
+        complete,
+        threshold_curve,
+        t.data.registration,
+    )
 
 
 # --- after the last epoch -----------------------------------------------------------------
+
 
 def threshold_curve(model, images, labels, split, amp: str) -> dict | None:
     """Without a validation fold: the ISBI curve of training slices 20-24 (see protocols)."""
@@ -231,7 +207,9 @@ def finish(t: Training) -> Run:
     return Run(record=final, model=t.evaluated, path=t.out / RECORD)
 
 
-def fit(config: Config, profile: str | None = None, profile_changes: dict | None = None, callback=None) -> Run:
+def fit(
+    config: Config, profile: str | None = None, profile_changes: dict | None = None, callback=None
+) -> Run:
     """Train ``config``; write ``run.json`` and ``checkpoint.pt`` into ``config.run_dir()``.
 
     Args:
@@ -250,23 +228,51 @@ def fit(config: Config, profile: str | None = None, profile_changes: dict | None
     data = prepare_data(config, device)
     model, loss_fn, opt = build(config, device)
     state = resume_state(config, out / CHECKPOINT, device)
-    fast = probe.fast_path(config, device, model, opt, loss_fn, config.epochs * len(data.loader),
-                           recorded=(state or {}).get("fast_path"))
+    fast = probe.fast_path(
+        config,
+        device,
+        model,
+        opt,
+        loss_fn,
+        config.epochs * len(data.loader),
+        recorded=(state or {}).get("fast_path"),
+    )
     model, scaler, progress = restore(model, opt, fast, state, wall0, device)
     ema = make_ema(model, config.ema, (state or {}).get("ema"))
     if ema is not None:
         fastpath.remember(ema.module, fast)
-    t = Training(config, profile, profile_changes, out, device, data, fastpath.remember(model, fast), loss_fn, opt,
-                 fast, progress, forward=fastpath.compiled_forward(model, fast, progress.notes), scaler=scaler,
-                 ema=ema)
-    bar = tqdm(range(progress.start, config.epochs + 1), initial=progress.start - 1, total=config.epochs,
-               desc=f"{config.model}+{config.gate}", disable=not progress_enabled(), dynamic_ncols=True)
+    t = Training(
+        config,
+        profile,
+        profile_changes,
+        out,
+        device,
+        data,
+        fastpath.remember(model, fast),
+        loss_fn,
+        opt,
+        fast,
+        progress,
+        forward=fastpath.compiled_forward(model, fast, progress.notes),
+        scaler=scaler,
+        ema=ema,
+    )
+    bar = tqdm(
+        range(progress.start, config.epochs + 1),
+        initial=progress.start - 1,
+        total=config.epochs,
+        desc=f"{config.model}+{config.gate}",
+        disable=not progress_enabled(),
+        dynamic_ncols=True,
+    )
     for epoch in bar:
         loss = train_one_epoch(t, epoch)
         if due(epoch, config.eval_interval, config.epochs):
             evaluate_epoch(t, epoch)
         evals = progress.evals
-        bar.set_postfix(loss=f"{loss:.4f}", mIoU=f"{evals[-1]['test']['mean_iou']:.4f}" if evals else "-")
+        bar.set_postfix(
+            loss=f"{loss:.4f}", mIoU=f"{evals[-1]['test']['mean_iou']:.4f}" if evals else "-"
+        )
         if due(epoch, config.checkpoint_every, config.epochs):
             save_checkpoint(t, epoch)
             if epoch < config.epochs:

@@ -32,7 +32,8 @@ from attnlib.isbi_metrics import isbi_scores
 from attnlib.metrics import class_scores
 from attnlib.builder import build
 from attnlib.epoch import train_epoch
-from attnlib.train import held_out_metrics, prepare_data
+from attnlib.preparation import prepare_data
+from attnlib.train import held_out_metrics
 
 
 def _timed(fn) -> tuple[float, object]:

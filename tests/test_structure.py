@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import attnlib
-from attnlib import augment, config, losses, metrics, models, names, paper
+from attnlib import augment, config, fields, losses, metrics, models, names, paper
 
 PACKAGE = Path(attnlib.__file__).parent
 
@@ -80,7 +80,7 @@ def test_every_registry_speaks_the_vocabulary():
     assert tuple(models.MODEL_CLASSES) == names.MODELS
     assert tuple(losses.LOSSES) == names.LOSSES
     assert tuple(augment.AUGMENTATIONS) == names.AUGMENTATIONS
-    assert config.CHOICES["gate"] == names.GATES and config.CHOICES["model"] == names.MODELS
+    assert fields.CHOICES["gate"] == names.GATES and fields.CHOICES["model"] == names.MODELS
     assert models.PAPER_WIDTHS is names.PAPER_WIDTHS and config.Config().widths == list(
         names.PAPER_WIDTHS
     )
