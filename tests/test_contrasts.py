@@ -60,3 +60,10 @@ def test_the_augmentation_contrasts_name_the_grid_and_both_hypotheses():
     ]
     for params in grid["runs"].values():  # the fast path is set, not left to auto
         assert params["amp"] == "bf16" and params["channels_last"] is True
+
+
+def test_a_table_without_hypotheses_has_no_prediction_columns():
+    rows = rows_of({"paper": [0.79, 0.80], "noaug": [0.80, 0.81]})
+    tested = contrasts.check_contrasts(rows, AUGMENTATION_CONTRASTS[:1], "honest")
+    header = contrasts.contrasts_table(tested, ()).splitlines()[0]
+    assert header.count("|") == 5 and "fits?" not in header

@@ -359,10 +359,13 @@ for new, old in (("paper", "unet_sse"), ("noaug", "unet_sse_noaug")):
     print(f"{new}: {sum(same)} of {len(same)} seeds repeat {old} exactly")
 
 # %% [markdown]
-# Each contrast, paired by seed under the course's verdict rule, in mIoU and
-# in ISBI V_rand (threshold chosen on training slices 20-24), honest protocol;
-# "fits?" says whether the verdict has a sign the hypothesis allows (n/a
-# without an interval):
+# Each contrast, paired by seed under the course's verdict rule, honest
+# protocol. The predictions above are for mIoU, a pixel-exact score that a
+# sub-pixel offset moves; "fits?" says whether the verdict has a sign the
+# hypothesis allows (n/a without an interval). ISBI V_rand (threshold chosen
+# on training slices 20-24) thins the boundaries before it compares them, so
+# where a line sits within a pixel hardly moves it: its table is shown as it
+# comes, without predictions.
 
 # %%
 hyp = contrasts.AUGMENTATION_HYPOTHESES
@@ -372,20 +375,21 @@ for m in ("mean_iou", "isbi_vrand"):
         tested[m, protocol] = contrasts.check_contrasts(
             aug_rows, contrasts.AUGMENTATION_CONTRASTS, protocol, m
         )
-for m in ("mean_iou", "isbi_vrand"):
-    print(f"{paper.LABELS[m]}, honest:")
-    display(Markdown(contrasts.contrasts_table(tested[m, "honest"], hyp)))
+print("mIoU, honest:")
+display(Markdown(contrasts.contrasts_table(tested["mean_iou", "honest"], hyp)))
+print("ISBI V_rand, honest:")
+display(Markdown(contrasts.contrasts_table(tested["isbi_vrand", "honest"], ())))
 
 # %% [markdown]
-# The paper's protocol (best epoch chosen on the test slices) beside it, as a
-# tally: of the primary contrasts with an interval, how many verdicts each
-# hypothesis predicted.
+# The same in mIoU under the paper's protocol (best epoch chosen on the test
+# slices), as a tally: of the primary contrasts with an interval, how many
+# verdicts each hypothesis predicted.
 
 # %%
-for (m, protocol), rows_m in tested.items():
-    counts = contrasts.tally(rows_m, hyp)
+for protocol in ("honest", "paper_protocol"):
+    counts = contrasts.tally(tested["mean_iou", protocol], hyp)
     told = "; ".join(f"{h} {k} of {n}" for h, (k, n) in counts.items())
-    print(f"{paper.LABELS[m]:<12} {protocol:<15} {told}")
+    print(f"mIoU, {protocol:<15} {told}")
 
 # %% [markdown]
 # The reading of these tables waits for the grid to be complete (five seeds
