@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -34,7 +33,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from attnlib import cpu, probe
 from attnlib.builder import build_model_for, build_optimizer
 from attnlib.config import PROFILES, Config
-from attnlib.inference import AUTOCAST_DTYPES, resolve_device
+from attnlib.epoch import make_scaler, train_step
+from attnlib.inference import resolve_device
 from attnlib.models import PAPER_WIDTHS
 from attnlib.tables import markdown_table
 
@@ -100,28 +100,13 @@ def make_step(
         else torch.optim.Adam(model.parameters(), lr=config.lr)
     )
     fwd = torch.compile(model) if fast and cuda else model
-    amp = (
-        torch.autocast(device.type, dtype=AUTOCAST_DTYPES[choice["amp"]])
-        if choice["amp"] != "off"
-        else nullcontext()
-    )
     fmt = torch.channels_last if choice["channels_last"] else torch.contiguous_format
-    scaler = torch.amp.GradScaler(device.type) if choice["amp"] == "fp16" else None
+    scaler = make_scaler(choice, device)  # fp16 only
 
-    def step(x, y):
-        x = x.contiguous(memory_format=fmt)
-        with amp:
-            logits = fwd(x)  # (B, 2, H, W)
-        loss = F.cross_entropy(logits.float(), y)
-        opt.zero_grad(set_to_none=True)
-        if scaler is None:
-            loss.backward()
-            opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        return loss
+    def step(x, y):  # fit's own step (attnlib.epoch.train_step)
+        return train_step(
+            fwd, x.contiguous(memory_format=fmt), y, opt, F.cross_entropy, choice["amp"], scaler
+        )
 
     return model, step, choice
 
