@@ -58,7 +58,7 @@ def report(folder: Path, budget: float) -> tuple[str, str]:
         "the last evaluation of each run; the script reads no test score (`attnlib.selection`",
         "refuses a record without a validation fold). Slices 25-29 play no part in the choice.",
         "",
-        f"The rule: the best mean validation mIoU over at least two seeds, every run within",
+        "The rule: the best mean validation mIoU over at least two seeds, every run within",
         f"{budget:g} CPU-core-minutes (wall minutes x threads; one thread beside another run).",
         "",
         "## Candidates",

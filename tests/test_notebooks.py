@@ -15,7 +15,7 @@ def _tags(cell):
 
 def test_every_notebook_has_a_kernelspec_and_exercises():
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    assert len(paths) == 8
+    assert len(paths) == 9
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         assert nb.metadata["kernelspec"]["name"] == "python3", path.name

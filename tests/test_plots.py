@@ -69,9 +69,26 @@ def test_every_figure_has_a_caller():
         for n, f in inspect.getmembers(plots, inspect.isfunction)
         if f.__module__.startswith(f"{plots.__name__}.") and not n.startswith("_")
     ]
-    assert len(public) == 9 and set(public) == set(plots.__all__) - {
+    assert len(public) == 10 and set(public) == set(plots.__all__) - {
         "MEMBRANE_RGBA",
         "ERROR_COLOURS",
     }
     assert "plot_claims" in public and "plot_seed_spread" not in public
     assert [n for n in public if f"{n}(" not in users] == []
+
+
+def test_plot_selection_one_row_per_candidate_a_dot_per_seed_and_the_choice_in_bold():
+    rows = [
+        {"candidate": c, "seed": s, "val_mean_iou": 0.79 + 0.01 * (c == "b") + 0.001 * s}
+        for c in ("a", "b")
+        for s in (0, 1)
+    ]
+    fig = plots.plot_selection(rows, chosen="b")
+    ax = fig.axes[0]
+    ticks = ax.get_yticklabels()
+    assert [t.get_text() for t in ticks] == ["a", "b"]
+    assert [t.get_fontweight() for t in ticks] == ["normal", "bold"]
+    dots = [line.get_xdata() for line in ax.lines]
+    assert [list(d) for d in dots] == [[0.79, 0.791], [0.80, 0.801]]
+    bars = [seg[0][0] for c in ax.collections for seg in c.get_segments()]
+    assert len(bars) == 2 and all(abs(a - b) < 1e-9 for a, b in zip(bars, [0.7905, 0.8005]))

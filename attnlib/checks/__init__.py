@@ -8,7 +8,8 @@ notebook's stub (it raises ``NotImplementedError`` or is ``None``), it raises
 per notebook, and every ``check_*`` function found there is exported here:
 
     ch01_data, ch02_unet, ch03_unetpp, ch04_attention, ch05_losses, ch06_metrics,
-    ch07_training, ch08_ablations     the checks of each chapter
+    ch07_training, ch08_ablations,
+    ch09_beyond                       the checks of each chapter
     _core                             CheckFailed, NotDoneYet, correct(): what every check uses
 """
 

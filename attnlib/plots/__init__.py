@@ -7,11 +7,18 @@ here (notebooks display the figure, ``fig.savefig`` saves it). The notebooks cal
 
     slices   overlay, show_slices, plot_attention: slices, membranes in red, attention maps
     errors   plot_predictions (the paper's Figure 5), plot_error_crops: the error maps
-    results  plot_history, plot_threshold_sweep, plot_isbi_curves, plot_claims: numbers as lines
+    results  plot_history, plot_threshold_sweep, plot_isbi_curves, plot_claims,
+             plot_selection: numbers as lines and dots
 """
 
 from .errors import ERROR_COLOURS, plot_error_crops, plot_predictions
-from .results import plot_claims, plot_history, plot_isbi_curves, plot_threshold_sweep
+from .results import (
+    plot_claims,
+    plot_history,
+    plot_isbi_curves,
+    plot_selection,
+    plot_threshold_sweep,
+)
 from .slices import MEMBRANE_RGBA, overlay, plot_attention, show_slices
 
 __all__ = [
@@ -26,4 +33,5 @@ __all__ = [
     "plot_threshold_sweep",
     "plot_isbi_curves",
     "plot_claims",
+    "plot_selection",
 ]

@@ -118,3 +118,22 @@ def plot_isbi_curves(curves, metric="isbi_vrand", slices_name="slices 25-29"):
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def plot_selection(rows, metric="val_mean_iou", chosen=None, label="validation mIoU (fold 4)"):
+    """One row per candidate: each seed's validation score as a dot, their mean as a bar;
+    ``chosen`` in bold. ``rows``: :func:`attnlib.selection.val_rows` (validation only)."""
+    names = list(dict.fromkeys(r["candidate"] for r in rows))
+    fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(names) + 1.2))
+    for i, name in enumerate(names):
+        values = [r[metric] for r in rows if r["candidate"] == name]
+        ax.plot(values, [i] * len(values), "o", color="tab:blue", alpha=0.7)
+        mean = sum(values) / len(values)
+        ax.vlines(mean, i - 0.3, i + 0.3, color="k", lw=2)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for tick in ax.get_yticklabels():
+        tick.set_fontweight("bold" if tick.get_text() == chosen else "normal")
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{label}: seeds (dots) and their mean (bar)", fontsize=9)
+    fig.tight_layout()
+    return fig
