@@ -78,9 +78,9 @@ def by_candidate(rows: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def selection_table(rows: list[dict], budget: float | None = None) -> str:
+def selection_table(rows: list[dict], budget: float | None = None, machine: bool = True) -> str:
     """Markdown: per candidate its seeds' validation mIoU, the means, minutes and core-minutes
-    per run (over ``budget`` core-minutes: marked), and the machine."""
+    per run (over ``budget`` core-minutes: marked), and (``machine``) the machine."""
     body = []
     for name, rs in by_candidate(rows).items():
         seeds = ", ".join(f"s{r['seed']} {fmt_number(r['val_mean_iou'])}" for r in rs)
@@ -98,7 +98,7 @@ def selection_table(rows: list[dict], budget: float | None = None) -> str:
                 fmt_number(statistics.mean(r["val_isbi_vrand"] for r in rs)),
                 f"{statistics.mean(r['minutes'] for r in rs):.1f}",
                 f"{core:.1f}{over}",
-                "; ".join(sorted({r["machine"] for r in rs})),
+                *(["; ".join(sorted({r["machine"] for r in rs}))] if machine else []),
             ]
         )
     header = [
@@ -108,7 +108,7 @@ def selection_table(rows: list[dict], budget: float | None = None) -> str:
         "mean val V_rand (ISBI)",
         "minutes",
         "core-minutes",
-        "machine",
+        *(["machine"] if machine else []),
     ]
     return markdown_table(header, body)
 

@@ -22,6 +22,10 @@ RECORD = {
 
 
 # One plausible mistake per check: (answer, extra arguments of the check).
+def _ema_without_warmup(avg, w, decay, n):
+    return decay * avg + (1 - decay) * w
+
+
 def _cell_fraction(labels):
     return float(np.mean(np.asarray(labels) == 1))  # the wrong class
 
@@ -175,8 +179,11 @@ WRONG = {
     "check_optimism": [(-0.015, (RECORD,)), ("0.015", (RECORD,))],
     "check_spread": [(_spread_population_sd, ())],
     "check_best_of": [(_best_of_max_only, ())],
+    "check_ema_step": [(_ema_without_warmup, ())],
+    "check_change": [({"seed": 3}, ()), ({"lr": 0.002}, ()), ({"crop": 100}, ())],
 }
 EXTRA = {"check_optimism": (RECORD,)}
+VALUE_EXERCISES = ("check_optimism", "check_change")  # answers are values, not functions
 CHECKS = sorted(n for n in checks.__all__ if n.startswith("check_"))
 CASES = [
     pytest.param(name, answer, args, id=f"{name}-{i}")
@@ -212,7 +219,34 @@ def _returns_none(*args, **kwargs):
 @pytest.mark.parametrize("stub", [_raises, _returns_none, None])
 def test_check_says_not_done_yet_to_a_stub(name, stub):
     check = getattr(checks, name)
-    if name == "check_optimism" and stub is not None:
+    if name in VALUE_EXERCISES and stub is not None:
         pytest.skip("a value exercise: its stub is None")
     with pytest.raises(NotDoneYet, match=rf"^Exercise {check.exercise} is not"):
         check(stub, *EXTRA.get(name, ()))
+
+
+def _fold4_record(split="4", **config):
+    folds = {"train": list(range(20)), "val": [20, 21, 22, 23, 24], "test": [25, 26, 27, 28, 29]}
+    if split == "paper":
+        folds = {"train": list(range(25)), "val": [], "test": folds["test"]}
+    return {
+        "config": {"seed": config.pop("seed", 0), "split": split, "lr": 0.004, **config},
+        "split": folds,
+        "evals": [{"epoch": 2, "val": {"mean_iou": 0.5, "isbi_vrand": 0.5}}],
+        "environment": {"wall_seconds": 6.0, "cpu_threads": 1, "device": "cpu"},
+    }
+
+
+def test_confirm_fold4_only_reads_the_records_of_exercise_9_2(capsys):
+    confirm = checks.ch09_beyond.confirm_fold4_only
+    confirm([_fold4_record(seed=0), _fold4_record(seed=1)], {"lr": 0.004})
+    assert capsys.readouterr().out.startswith("Correct")
+    wrong = [
+        ([_fold4_record(seed=0)], "two seeds"),
+        ([_fold4_record(seed=0), _fold4_record(seed=0)], "each seed once"),
+        ([_fold4_record(seed=0), _fold4_record("paper", seed=1)], "split='4'"),
+        ([_fold4_record(seed=0), _fold4_record(seed=1, lr=0.002)], "does not hold your change"),
+    ]
+    for records, hint in wrong:
+        with pytest.raises(CheckFailed, match=hint):
+            confirm(records, {"lr": 0.004})

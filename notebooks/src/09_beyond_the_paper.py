@@ -179,7 +179,8 @@ for name, settings in grid["runs"].items():
 
 # %%
 rows = selection.val_rows(candidates_dir)
-display(Markdown(selection.selection_table(rows, budget=budget)))
+display(Markdown(selection.selection_table(rows, budget, machine=False)))
+print("machine:", "; ".join(sorted({r['machine'] for r in rows})))
 chosen = selection.choose(rows, budget=budget)
 print(f"chosen (best mean validation mIoU, 2 seeds, within {budget} "
       f"core-minutes): {chosen}")
@@ -404,7 +405,7 @@ for seed in (0, 1):
     )
     run = fit(config, profile=resolve_profile(profile), profile_changes=changes)
     my_runs.append(run.record)
-checks.check_fold4_only(my_runs, my_change)
+checks.ch09_beyond.confirm_fold4_only(my_runs, my_change)
 
 # %% [markdown]
 # Your candidate beside the others, by the same reader (validation only).
@@ -412,4 +413,5 @@ checks.check_fold4_only(my_runs, my_change)
 
 # %%
 rows_mine = [selection.val_row(r, "mine") for r in my_runs]
-display(Markdown(selection.selection_table(rows + rows_mine, budget=budget)))
+both = rows + rows_mine
+display(Markdown(selection.selection_table(both, budget, machine=False)))
